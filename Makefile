@@ -1,0 +1,42 @@
+# The README's two commands: `make demo` and `make test`. Each one sets up
+# .venv from scratch (or refreshes it) and then runs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/pip install --quiet --disable-pip-version-check
+WORK   ?= fauxshop-work
+DEMO_N ?= 600
+FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+
+.PHONY: demo test lint install system-deps clean
+
+# torch first, from its pinned CPU build; everything after is constrained to it.
+$(BIN)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) --upgrade pip
+	$(PIP) torch==2.13.0
+	$(PIP) -c constraints.txt -e '.[dev]'
+	touch $@
+
+install: system-deps $(BIN)/.installed
+
+# Debian packages the tests and the Fashion-MNIST benchmark read.
+system-deps:
+	@if [ ! -f $(FMNIST) ]; then \
+	  echo "installing dataset-fashion-mnist (apt-get)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq dataset-fashion-mnist; \
+	fi
+
+lint: install
+	$(BIN)/ruff check fauxshop tests bench
+	$(BIN)/ruff format --check fauxshop tests bench
+
+test: lint
+	$(BIN)/pytest
+
+demo: install
+	$(BIN)/fauxshop --workdir $(WORK) demo --n $(DEMO_N)
+
+clean:
+	rm -rf $(VENV) $(WORK)

@@ -1,0 +1,3 @@
+from fauxshop.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,306 @@
+"""The catalog store: one SQLite file per workspace.
+
+Products from every source land here, with their status through the pipeline
+(ingested → kept | pruned, or rejected at ingest with a reason). Rows that are
+too broken to become a product (no sku, malformed, duplicate sku) go to
+`ingest_rejects` with file, row and reason, so nothing a user gave is lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+SPLITS = ("train", "val", "test")
+STATUSES = ("ingested", "kept", "pruned", "rejected")
+
+# Each entry moves the schema one version up; PRAGMA user_version records where a file stands.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE products (
+        id             INTEGER PRIMARY KEY,
+        sku            TEXT NOT NULL UNIQUE,
+        title          TEXT NOT NULL DEFAULT '',
+        description    TEXT NOT NULL DEFAULT '',
+        category       TEXT NOT NULL DEFAULT '',
+        attributes     TEXT NOT NULL DEFAULT '{}',
+        image_path     TEXT,
+        image_sha256   TEXT,
+        width          INTEGER,
+        height         INTEGER,
+        source         TEXT NOT NULL,
+        split          TEXT NOT NULL DEFAULT 'train' CHECK (split IN ('train', 'val', 'test')),
+        status         TEXT NOT NULL DEFAULT 'ingested'
+                       CHECK (status IN ('ingested', 'kept', 'pruned', 'rejected')),
+        reject_reason  TEXT,
+        measurements   TEXT NOT NULL DEFAULT '{}',
+        fingerprint    TEXT NOT NULL,
+        created_at     TEXT NOT NULL,
+        updated_at     TEXT NOT NULL
+    );
+    CREATE INDEX products_status ON products(status, category);
+    CREATE TABLE ingest_rejects (
+        id          INTEGER PRIMARY KEY,
+        source      TEXT NOT NULL,
+        row_number  INTEGER NOT NULL,
+        sku         TEXT,
+        reason      TEXT NOT NULL,
+        detail      TEXT NOT NULL DEFAULT '',
+        raw         TEXT NOT NULL DEFAULT '',
+        created_at  TEXT NOT NULL,
+        UNIQUE (source, row_number)
+    );
+    CREATE TABLE runs (
+        id           INTEGER PRIMARY KEY,
+        kind         TEXT NOT NULL,
+        path         TEXT,
+        config       TEXT NOT NULL DEFAULT '{}',
+        summary      TEXT NOT NULL DEFAULT '{}',
+        status       TEXT NOT NULL DEFAULT 'running'
+                     CHECK (status IN ('running', 'finished', 'failed')),
+        started_at   TEXT NOT NULL,
+        finished_at  TEXT
+    );
+    CREATE TABLE generated_products (
+        id           INTEGER PRIMARY KEY,
+        sku          TEXT NOT NULL UNIQUE,
+        run_id       INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+        title        TEXT NOT NULL DEFAULT '',
+        description  TEXT NOT NULL DEFAULT '',
+        category     TEXT NOT NULL DEFAULT '',
+        attributes   TEXT NOT NULL DEFAULT '{}',
+        image_path   TEXT,
+        status       TEXT NOT NULL DEFAULT 'accepted',
+        checks       TEXT NOT NULL DEFAULT '{}',
+        provenance   TEXT NOT NULL DEFAULT '{}',
+        nearest_product_id INTEGER REFERENCES products(id) ON DELETE SET NULL,
+        created_at   TEXT NOT NULL
+    );
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class ProductRecord:
+    """One catalog product as ingest hands it to the store."""
+
+    sku: str
+    source: str
+    title: str = ""
+    description: str = ""
+    category: str = ""
+    attributes: dict = field(default_factory=dict)
+    image_path: str | None = None
+    image_sha256: str | None = None
+    width: int | None = None
+    height: int | None = None
+    split: str = "train"
+    status: str = "ingested"
+    reject_reason: str | None = None
+
+    def fingerprint(self) -> str:
+        """Hash of everything ingest decides, so re-ingesting the same row changes nothing."""
+        payload = json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class StoreError(RuntimeError):
+    pass
+
+
+class Store:
+    """The workspace's SQLite catalog (WAL, foreign keys, versioned schema)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        self._migrate()
+
+    # -- schema -----------------------------------------------------------------
+    @property
+    def schema_version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def _migrate(self) -> None:
+        version = self.schema_version
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: schema version {version} is newer than this fauxshop "
+                f"({SCHEMA_VERSION}); upgrade fauxshop"
+            )
+        for target, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            # executescript commits first, so wrap the script and the version bump ourselves.
+            self.db.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {target};\nCOMMIT;")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def transaction(self):
+        """`with store.transaction():` groups writes into one commit (and one fsync)."""
+        return _Transaction(self.db)
+
+    # -- products ---------------------------------------------------------------
+    def upsert_products(self, records: Iterable[ProductRecord]) -> Counter:
+        """Insert new skus, update changed ones in place; returns added/updated/unchanged."""
+        counts: Counter = Counter()
+        now = _now()
+        with self.transaction():
+            for rec in records:
+                fp = rec.fingerprint()
+                row = self.db.execute(
+                    "SELECT id, fingerprint FROM products WHERE sku = ?", (rec.sku,)
+                ).fetchone()
+                values = (
+                    rec.title,
+                    rec.description,
+                    rec.category,
+                    json.dumps(rec.attributes, sort_keys=True, ensure_ascii=False),
+                    rec.image_path,
+                    rec.image_sha256,
+                    rec.width,
+                    rec.height,
+                    rec.source,
+                    rec.split,
+                    rec.status,
+                    rec.reject_reason,
+                    fp,
+                )
+                if row is None:
+                    self.db.execute(
+                        "INSERT INTO products (title, description, category, attributes,"
+                        " image_path, image_sha256, width, height, source, split, status,"
+                        " reject_reason, fingerprint, sku, created_at, updated_at)"
+                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        (*values, rec.sku, now, now),
+                    )
+                    counts["added"] += 1
+                elif row["fingerprint"] != fp:
+                    # A changed product goes back through prune: its old verdict no longer holds.
+                    self.db.execute(
+                        "UPDATE products SET title=?, description=?, category=?, attributes=?,"
+                        " image_path=?, image_sha256=?, width=?, height=?, source=?, split=?,"
+                        " status=?, reject_reason=?, fingerprint=?, measurements='{}',"
+                        " updated_at=? WHERE id=?",
+                        (*values, now, row["id"]),
+                    )
+                    counts["updated"] += 1
+                else:
+                    counts["unchanged"] += 1
+        return counts
+
+    def products(
+        self,
+        status: str | Iterable[str] | None = None,
+        category: str | None = None,
+        split: str | None = None,
+        source: str | None = None,
+    ) -> Iterator[sqlite3.Row]:
+        """Products in id order, filtered by status (one or several), category, split, source."""
+        where, args = [], []
+        if status is not None:
+            statuses = [status] if isinstance(status, str) else list(status)
+            where.append(f"status IN ({','.join('?' * len(statuses))})")
+            args += statuses
+        for column, value in (("category", category), ("split", split), ("source", source)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        sql = "SELECT * FROM products"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        yield from self.db.execute(sql + " ORDER BY id", args)
+
+    def product(self, sku: str) -> sqlite3.Row | None:
+        return self.db.execute("SELECT * FROM products WHERE sku = ?", (sku,)).fetchone()
+
+    def count(self, status: str | None = None) -> int:
+        if status is None:
+            return self.db.execute("SELECT COUNT(*) FROM products").fetchone()[0]
+        return self.db.execute(
+            "SELECT COUNT(*) FROM products WHERE status = ?", (status,)
+        ).fetchone()[0]
+
+    def status_counts(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT status, COUNT(*) FROM products GROUP BY status")
+        return {status: n for status, n in rows}
+
+    def set_verdict(self, product_id: int, status: str, reason: str | None, measurements: dict):
+        """Record prune's decision; the measurements stay for inspection either way."""
+        if status not in ("kept", "pruned"):
+            raise StoreError(f"prune cannot set status {status!r}")
+        self.db.execute(
+            "UPDATE products SET status=?, reject_reason=?, measurements=?, updated_at=?"
+            " WHERE id=?",
+            (status, reason, json.dumps(measurements, sort_keys=True), _now(), product_id),
+        )
+
+    # -- rows that never became products -----------------------------------------
+    def replace_ingest_rejects(self, source: str, rejects: Iterable[dict]) -> int:
+        """Replace the recorded bad rows of one source (re-ingesting refreshes them)."""
+        now = _now()
+        with self.transaction():
+            self.db.execute("DELETE FROM ingest_rejects WHERE source = ?", (source,))
+            n = 0
+            for r in rejects:
+                self.db.execute(
+                    "INSERT INTO ingest_rejects (source, row_number, sku, reason, detail, raw,"
+                    " created_at) VALUES (?,?,?,?,?,?,?)",
+                    (source, r["row"], r.get("sku"), r["reason"], r.get("detail", ""),
+                     r.get("raw", ""), now),
+                )
+                n += 1
+        return n
+
+    def ingest_rejects(self, source: str | None = None) -> list[sqlite3.Row]:
+        if source is None:
+            return self.db.execute("SELECT * FROM ingest_rejects ORDER BY id").fetchall()
+        return self.db.execute(
+            "SELECT * FROM ingest_rejects WHERE source = ? ORDER BY row_number", (source,)
+        ).fetchall()
+
+    # -- runs ---------------------------------------------------------------------
+    def start_run(self, kind: str, config: dict, path: str | None = None) -> int:
+        cur = self.db.execute(
+            "INSERT INTO runs (kind, path, config, started_at) VALUES (?,?,?,?)",
+            (kind, path, json.dumps(config, sort_keys=True, default=str), _now()),
+        )
+        return cur.lastrowid
+
+    def finish_run(self, run_id: int, summary: dict, status: str = "finished") -> None:
+        self.db.execute(
+            "UPDATE runs SET summary=?, status=?, finished_at=? WHERE id=?",
+            (json.dumps(summary, sort_keys=True, default=str), status, _now(), run_id),
+        )
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute("BEGIN")
+
+    def __exit__(self, exc_type, *exc):
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
