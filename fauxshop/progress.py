@@ -12,7 +12,9 @@ from tqdm import tqdm
 T = TypeVar("T")
 
 
-def progress(items: Iterable[T], desc: str, total: int | None = None, unit: str = "it") -> Iterator[T]:
+def progress(
+    items: Iterable[T], desc: str, total: int | None = None, unit: str = "it"
+) -> Iterator[T]:
     """Wrap `items` in a bar; silent when FAUXSHOP_QUIET is set (tests, scripts)."""
     disable = bool(os.environ.get("FAUXSHOP_QUIET"))
     return iter(

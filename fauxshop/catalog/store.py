@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from fauxshop.errors import FauxshopError
+
 SPLITS = ("train", "val", "test")
 STATUSES = ("ingested", "kept", "pruned", "rejected")
 
@@ -115,8 +117,8 @@ class ProductRecord:
         return hashlib.sha256(payload.encode()).hexdigest()
 
 
-class StoreError(RuntimeError):
-    pass
+class StoreError(FauxshopError):
+    """The store file cannot be used as it is (e.g. written by a newer fauxshop)."""
 
 
 class Store:
@@ -267,8 +269,15 @@ class Store:
                 self.db.execute(
                     "INSERT INTO ingest_rejects (source, row_number, sku, reason, detail, raw,"
                     " created_at) VALUES (?,?,?,?,?,?,?)",
-                    (source, r["row"], r.get("sku"), r["reason"], r.get("detail", ""),
-                     r.get("raw", ""), now),
+                    (
+                        source,
+                        r["row"],
+                        r.get("sku"),
+                        r["reason"],
+                        r.get("detail", ""),
+                        r.get("raw", ""),
+                        now,
+                    ),
                 )
                 n += 1
         return n

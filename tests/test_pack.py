@@ -1,0 +1,116 @@
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fauxshop.catalog.pack import PackConfig, corpus_path, letterbox, pack, parse_size
+from fauxshop.catalog.store import ProductRecord, Store
+from fauxshop.errors import FauxshopError
+
+
+def _kept_store(tmp_path, n=5):
+    store = Store(tmp_path / "catalog.db")
+    records = []
+    for i in range(n):
+        path = tmp_path / f"p{i}.png"
+        Image.new("RGB", (60, 90), (200, 20 * i, 30)).save(path)
+        category = "jumpsuit" if i == 0 else "dress"
+        split = "test" if i == n - 1 else "train"
+        records.append(
+            ProductRecord(
+                sku=f"S{i}",
+                source="t",
+                title=f"Red dress {i}",
+                description=f"A red dress number {i}.",
+                category=category,
+                attributes={"colour": "red"},
+                image_path=str(path),
+                split=split,
+            )
+        )
+    store.upsert_products(records)
+    for row in store.products():
+        store.set_verdict(row["id"], "kept", None, {})
+    return store
+
+
+def test_archive_has_dataset_tool_layout_with_labels_and_extras(tmp_path):
+    store = _kept_store(tmp_path)
+    out = tmp_path / "a.zip"
+    summary = pack(store, out, PackConfig(64, 32))
+    assert summary["packed"] == 5 and summary["per_label"] == {"dress": 4, "jumpsuit": 1}
+    with zipfile.ZipFile(out) as zf:
+        dataset = json.loads(zf.read("dataset.json"))
+        names = [n for n in zf.namelist() if n.endswith(".png")]
+        assert names == [f"00000/img{i:08d}.png" for i in range(5)]
+        first = Image.open(io.BytesIO(zf.read(names[0])))
+        assert first.size == (32, 64) and first.mode == "RGB"
+    assert dataset["labels"][0] == ["00000/img00000000.png", 1]  # jumpsuit sorts after dress
+    extras = dataset["fauxshop"]
+    assert extras["label_names"] == ["dress", "jumpsuit"]
+    assert extras["products"]["00000/img00000004.png"]["split"] == "test"
+
+
+def test_corpus_has_one_record_per_kept_product_with_split(tmp_path):
+    store = _kept_store(tmp_path)
+    out = tmp_path / "a.zip"
+    pack(store, out, PackConfig(32, 32))
+    lines = corpus_path(out).read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["sku"] for r in records] == [f"S{i}" for i in range(5)]
+    assert records[2]["description"] == "A red dress number 2."
+    assert [r["split"] for r in records].count("test") == 1
+    assert set(records[0]) == {"sku", "title", "category", "attributes", "description", "split"}
+
+
+def test_same_store_gives_same_bytes(tmp_path):
+    store = _kept_store(tmp_path)
+    pack(store, tmp_path / "a.zip", PackConfig(32, 32))
+    pack(store, tmp_path / "b.zip", PackConfig(32, 32))
+    assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
+
+
+def test_split_filter_packs_one_split(tmp_path):
+    store = _kept_store(tmp_path)
+    assert pack(store, tmp_path / "t.zip", PackConfig(32, 32, split="test"))["packed"] == 1
+
+
+def test_unreadable_image_is_skipped_and_counted(tmp_path):
+    store = _kept_store(tmp_path)
+    (tmp_path / "p2.png").write_bytes(b"not a png")
+    summary = pack(store, tmp_path / "a.zip", PackConfig(32, 32))
+    assert summary["packed"] == 4
+    assert sum(summary["skipped"].values()) == 1
+
+
+def test_letterbox_keeps_aspect_and_pads_with_background():
+    tall = Image.new("RGB", (50, 100), (255, 0, 0))
+    framed = np.asarray(letterbox(tall, 64, 64, (255, 255, 255)))
+    assert framed.shape == (64, 64, 3)
+    assert (framed[:, :8] == 255).all() and (framed[:, -8:] == 255).all()  # padded sides
+    assert (framed[:, 24:40, 0] > 250).all() and (framed[:, 24:40, 1] < 5).all()  # red centre
+
+
+def test_no_kept_products_is_a_clear_error(tmp_path):
+    with pytest.raises(FauxshopError, match="no kept products"):
+        pack(Store(tmp_path / "c.db"), tmp_path / "a.zip", PackConfig(32, 32))
+    assert not (tmp_path / "a.zip").exists()
+
+
+@pytest.mark.parametrize("text,expected", [("64", (64, 64)), ("128x64", (128, 64))])
+def test_parse_size(text, expected):
+    assert parse_size(text) == expected
+
+
+@pytest.mark.parametrize("text", ["64x", "abc", "1x2x3"])
+def test_parse_size_rejects_garbage(text):
+    with pytest.raises(FauxshopError):
+        parse_size(text)
+
+
+def test_sides_must_be_powers_of_two():
+    with pytest.raises(FauxshopError, match="powers of two"):
+        PackConfig(100, 64)

@@ -1,0 +1,88 @@
+import sqlite3
+
+import pytest
+
+from fauxshop.catalog.store import SCHEMA_VERSION, ProductRecord, Store, StoreError
+
+
+def test_new_store_is_migrated_in_wal_mode_with_foreign_keys(tmp_path):
+    store = Store(tmp_path / "catalog.db")
+    assert store.schema_version == SCHEMA_VERSION
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    tables = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"products", "ingest_rejects", "runs", "generated_products"} <= tables
+
+
+def test_reopening_keeps_data_and_does_not_migrate_again(tmp_path):
+    with Store(tmp_path / "c.db") as store:
+        store.upsert_products([ProductRecord(sku="A", source="t")])
+    with Store(tmp_path / "c.db") as store:
+        assert store.count() == 1
+        assert store.schema_version == SCHEMA_VERSION
+
+
+def test_store_from_a_newer_fauxshop_is_refused(tmp_path):
+    path = tmp_path / "c.db"
+    Store(path).close()
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(StoreError, match="newer"):
+        Store(path)
+
+
+def test_upsert_is_idempotent_and_updates_changed_rows_in_place(tmp_path):
+    store = Store(tmp_path / "c.db")
+    records = [ProductRecord(sku=f"S{i}", source="t", title=f"t{i}") for i in range(3)]
+    assert store.upsert_products(records) == {"added": 3}
+    assert store.upsert_products(records) == {"unchanged": 3}
+    first_id = store.product("S1")["id"]
+    records[1].title = "new title"
+    assert store.upsert_products(records) == {"unchanged": 2, "updated": 1}
+    row = store.product("S1")
+    assert row["id"] == first_id and row["title"] == "new title"
+
+
+def test_changed_product_goes_back_through_prune(tmp_path):
+    store = Store(tmp_path / "c.db")
+    store.upsert_products([ProductRecord(sku="A", source="t")])
+    store.set_verdict(store.product("A")["id"], "pruned", "size", {"min_side": 10})
+    assert store.product("A")["status"] == "pruned"
+    store.upsert_products([ProductRecord(sku="A", source="t", title="changed")])
+    row = store.product("A")
+    assert row["status"] == "ingested" and row["reject_reason"] is None
+
+
+def test_failed_transaction_leaves_nothing(tmp_path):
+    store = Store(tmp_path / "c.db")
+    bad = [ProductRecord(sku="A", source="t"), ProductRecord(sku="B", source="t", split="bogus")]
+    with pytest.raises(sqlite3.IntegrityError):
+        store.upsert_products(bad)
+    assert store.count() == 0
+
+
+def test_products_filter_and_ingest_rejects_are_replaced_per_source(tmp_path):
+    store = Store(tmp_path / "c.db")
+    store.upsert_products(
+        [
+            ProductRecord(sku="A", source="t", category="dress", split="train"),
+            ProductRecord(sku="B", source="t", category="skirt", split="test"),
+            ProductRecord(sku="C", source="t", status="rejected", reject_reason="image_missing"),
+        ]
+    )
+    assert [r["sku"] for r in store.products(status="ingested", split="test")] == ["B"]
+    assert [r["sku"] for r in store.products(status=["ingested", "rejected"])] == ["A", "B", "C"]
+    assert store.status_counts() == {"ingested": 2, "rejected": 1}
+    store.replace_ingest_rejects("t", [{"row": 4, "reason": "malformed_row", "raw": "{"}])
+    store.replace_ingest_rejects("t", [{"row": 5, "reason": "duplicate_sku", "sku": "A"}])
+    rows = store.ingest_rejects("t")
+    assert [(r["row_number"], r["reason"]) for r in rows] == [(5, "duplicate_sku")]
+
+
+def test_runs_are_recorded(tmp_path):
+    store = Store(tmp_path / "c.db")
+    run = store.start_run("ingest", {"table": "x.csv"})
+    store.finish_run(run, {"added": 3})
+    row = store.db.execute("SELECT * FROM runs WHERE id = ?", (run,)).fetchone()
+    assert row["status"] == "finished" and '"added": 3' in row["summary"]
