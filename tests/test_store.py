@@ -86,3 +86,18 @@ def test_runs_are_recorded(tmp_path):
     store.finish_run(run, {"added": 3})
     row = store.db.execute("SELECT * FROM runs WHERE id = ?", (run,)).fetchone()
     assert row["status"] == "finished" and '"added": 3' in row["summary"]
+
+
+def test_rejected_product_keeps_reason_and_detail(tmp_path):
+    store = Store(tmp_path / "c.db")
+    record = ProductRecord(
+        sku="A",
+        source="t",
+        status="rejected",
+        reject_reason="image_too_large",
+        reject_detail="9000x9000 is above the cap",
+    )
+    store.upsert_products([record])
+    row = store.product("A")
+    assert row["reject_reason"] == "image_too_large"
+    assert row["reject_detail"] == "9000x9000 is above the cap"

@@ -13,7 +13,7 @@ import json
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,6 +41,7 @@ MIGRATIONS: tuple[str, ...] = (
         status         TEXT NOT NULL DEFAULT 'ingested'
                        CHECK (status IN ('ingested', 'kept', 'pruned', 'rejected')),
         reject_reason  TEXT,
+        reject_detail  TEXT,
         measurements   TEXT NOT NULL DEFAULT '{}',
         fingerprint    TEXT NOT NULL,
         created_at     TEXT NOT NULL,
@@ -110,10 +111,12 @@ class ProductRecord:
     split: str = "train"
     status: str = "ingested"
     reject_reason: str | None = None
+    reject_detail: str | None = None
 
     def fingerprint(self) -> str:
         """Hash of everything ingest decides, so re-ingesting the same row changes nothing."""
-        payload = json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
+        values = {f.name: getattr(self, f.name) for f in fields(self)}  # asdict deep-copies: slow
+        payload = json.dumps(values, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -187,14 +190,15 @@ class Store:
                     rec.split,
                     rec.status,
                     rec.reject_reason,
+                    rec.reject_detail,
                     fp,
                 )
                 if row is None:
                     self.db.execute(
                         "INSERT INTO products (title, description, category, attributes,"
                         " image_path, image_sha256, width, height, source, split, status,"
-                        " reject_reason, fingerprint, sku, created_at, updated_at)"
-                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        " reject_reason, reject_detail, fingerprint, sku, created_at, updated_at)"
+                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         (*values, rec.sku, now, now),
                     )
                     counts["added"] += 1
@@ -203,7 +207,8 @@ class Store:
                     self.db.execute(
                         "UPDATE products SET title=?, description=?, category=?, attributes=?,"
                         " image_path=?, image_sha256=?, width=?, height=?, source=?, split=?,"
-                        " status=?, reject_reason=?, fingerprint=?, measurements='{}',"
+                        " status=?, reject_reason=?, reject_detail=?, fingerprint=?,"
+                        " measurements='{}',"
                         " updated_at=? WHERE id=?",
                         (*values, now, row["id"]),
                     )

@@ -1,0 +1,178 @@
+"""Ingest: a catalog table plus its image folder → products in the store.
+
+Every row ends up somewhere a user can find it. A row with a sku becomes a product; if its
+image can't be used the product is stored with status 'rejected' and the image's reason, so
+fixing the photo and re-ingesting brings it back. A row that can't be a product at all (no sku
+or image, unreadable, bad split, a sku seen earlier in the same table) goes to the store's
+`ingest_rejects` with its row number and text. Re-ingesting the same table changes nothing;
+a changed row is updated in place.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from itertools import islice
+from pathlib import Path
+from typing import TypeVar
+
+from fauxshop.catalog.images import DEFAULT_MAX_PIXELS, ImageProblem, inspect_image
+from fauxshop.catalog.store import ProductRecord, Store
+from fauxshop.catalog.tables import (
+    BadRow,
+    CatalogRow,
+    ColumnMapping,
+    Row,
+    read_rows,
+    to_catalog_row,
+)
+from fauxshop.progress import progress
+
+BATCH_SIZE = 500  # products per upsert_products call, i.e. per transaction
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did; `format()` is the text printed at the end of a run."""
+
+    source: str
+    rows: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)  # products stored as 'rejected'
+    bad_rows: Counter[str] = field(default_factory=Counter)  # rows in ingest_rejects
+
+    @property
+    def products(self) -> int:
+        return self.added + self.updated + self.unchanged
+
+    def count_upsert(self, counts: Counter) -> None:
+        self.added += counts["added"]
+        self.updated += counts["updated"]
+        self.unchanged += counts["unchanged"]
+
+    def summary(self) -> dict:
+        return {**asdict(self), "rejected": dict(self.rejected), "bad_rows": dict(self.bad_rows)}
+
+    def format(self) -> str:
+        lines = [
+            f"ingest {self.source}: {self.rows} rows",
+            f"  products  {self.products:>7}  (added {self.added}, updated {self.updated},"
+            f" unchanged {self.unchanged})",
+            f"  rejected  {self.rejected.total():>7}  products stored with status 'rejected'",
+            *_by_reason(self.rejected),
+            f"  bad rows  {self.bad_rows.total():>7}  not products, listed in ingest_rejects",
+            *_by_reason(self.bad_rows),
+        ]
+        return "\n".join(lines)
+
+
+def _by_reason(counts: Counter[str]) -> list[str]:
+    return [f"    {reason:<20}{n:>7}" for reason, n in sorted(counts.items())]
+
+
+def map_batches(
+    pool: Executor, fn: Callable[[T], R], items: Iterable[T], size: int
+) -> Iterator[list[R]]:
+    """`fn` over `items` in lists of `size`, the next list computing while the caller stores
+    this one (one list ahead, so an interrupt waits for little)."""
+    it, ahead = iter(items), None
+    while batch := list(islice(it, size)):
+        current, ahead = ahead, pool.map(fn, batch)
+        if current is not None:
+            yield list(current)
+    if ahead is not None:
+        yield list(ahead)
+
+
+def ingest_table(
+    store: Store,
+    table: Path,
+    images_dir: Path,
+    mapping: ColumnMapping | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> IngestReport:
+    """Read `table`, check every image under `images_dir`, and upsert the products."""
+    mapping = mapping or ColumnMapping()
+    source = str(table.resolve())
+    images_root = images_dir.resolve()
+    report = IngestReport(source)
+    config = {
+        "table": source,
+        "images_dir": str(images_root),
+        "mapping": mapping.columns(),
+        "max_pixels": max_pixels,
+    }
+    table_rows = read_rows(table, mapping)  # a missing file or unknown type fails before the run
+    run_id = store.start_run("ingest", config)
+    bad_rows: list[BadRow] = []
+    try:
+        rows = progress(table_rows, desc=f"ingest {table.name}", unit="row")
+        rows = _catalog_rows(rows, mapping, report, bad_rows)
+        check = partial(_product, source=source, images_root=images_root, max_pixels=max_pixels)
+        # Decoding photos dominates; Pillow and hashlib release the GIL, so threads help.
+        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+            for records in map_batches(pool, check, rows, BATCH_SIZE):
+                report.rejected.update(r.reject_reason for r in records if r.status == "rejected")
+                report.count_upsert(store.upsert_products(records))
+        store.replace_ingest_rejects(source, [bad.as_reject() for bad in bad_rows])
+    except BaseException as e:
+        store.finish_run(run_id, {**report.summary(), "error": str(e)}, status="failed")
+        raise
+    store.finish_run(run_id, report.summary())
+    return report
+
+
+def _catalog_rows(
+    rows: Iterable[Row | BadRow], mapping: ColumnMapping, report: IngestReport, bad: list[BadRow]
+) -> Iterator[CatalogRow]:
+    """Rows that can be products, first occurrence of each sku; the rest go to `bad`."""
+    first_seen: dict[str, int] = {}
+    for row in rows:
+        report.rows += 1
+        item = to_catalog_row(row, mapping) if isinstance(row, Row) else row
+        if isinstance(item, CatalogRow) and item.sku in first_seen:
+            detail = f"sku {item.sku!r} first appears in row {first_seen[item.sku]}"
+            item = BadRow(item.number, "duplicate_sku", detail, item.raw, item.sku)
+        if isinstance(item, BadRow):
+            bad.append(item)
+            report.bad_rows[item.reason] += 1
+            continue
+        first_seen[item.sku] = item.number
+        yield item
+
+
+def _product(row: CatalogRow, source: str, images_root: Path, max_pixels: int) -> ProductRecord:
+    """The row as a product: checked image facts, or status 'rejected' and the image's reason."""
+    record = ProductRecord(
+        sku=row.sku,
+        source=source,
+        title=row.title,
+        description=row.description,
+        category=row.category,
+        attributes=row.attributes,
+        split=row.split,
+    )
+    try:
+        if "\0" in row.image:
+            raise ImageProblem("image_missing", "the image path holds a NUL byte")
+        # Checked before symlinks are resolved: a link inside the folder is the user's choice.
+        lexical = Path(os.path.normpath(images_root / row.image))
+        path = lexical.resolve()
+        record.image_path = str(path)
+        if not (Path(row.image).is_absolute() or lexical.is_relative_to(images_root)):
+            raise ImageProblem("image_outside_dir", f"{row.image!r} leads outside {images_root}")
+        info = inspect_image(path, max_pixels)
+    except ImageProblem as problem:
+        record.status, record.reject_reason = "rejected", problem.reason
+        record.reject_detail = problem.detail
+        return record
+    record.image_sha256, record.width, record.height = info.sha256, info.width, info.height
+    return record
