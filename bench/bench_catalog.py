@@ -36,7 +36,7 @@ def run_stage(stage: str, work: Path, n: int) -> dict:
         with Store(work / "catalog.db") as store:
             if stage == "ingest":
                 report = ingest_table(store, catalog / "products.jsonl", catalog)
-                items = report.total
+                items = report.rows
             elif stage == "prune":
                 items = prune(store, PruneConfig())["judged"]
             else:

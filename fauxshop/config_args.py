@@ -4,27 +4,55 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import types
+import typing
 from typing import Any
 
 
-def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, help_prefix: str = "") -> None:
-    """One `--field-name` flag per dataclass field, typed and defaulted from the field."""
-    group = parser.add_argument_group(f"{help_prefix or cls.__name__} settings")
+def _scalar_type(hint: Any) -> tuple[type, bool]:
+    """(int | float | str | bool, optional?) for a field's type hint such as `float | None`."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args:
+        (inner,) = [a for a in args if a is not type(None)]
+        return inner, True
+    return hint, False
+
+
+def _optional(kind: type):
+    def parse(text: str):
+        return None if text.lower() == "none" else kind(text)
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def add_dataclass_args(
+    parser: argparse.ArgumentParser, cls: type, title: str = "", skip: tuple[str, ...] = ()
+) -> None:
+    """One `--field-name` flag per dataclass field, typed, defaulted and helped from the field.
+
+    Fields without a default become required flags; `bool` fields get --x / --no-x; a field
+    typed `T | None` accepts the word `none`.
+    """
+    group = parser.add_argument_group(f"{title or cls.__name__} settings")
+    hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
-        if not f.init or f.default is dataclasses.MISSING:
+        if not f.init or f.name in skip:
             continue
-        kind = type(f.default)
-        if kind not in (int, float, str):
-            continue
+        kind, optional = _scalar_type(hints[f.name])
+        flag = "--" + f.name.replace("_", "-")
+        required = f.default is dataclasses.MISSING
         doc = f.metadata.get("help", "")
-        group.add_argument(
-            "--" + f.name.replace("_", "-"),
-            dest=f"cfg_{f.name}",
-            type=kind,
-            default=f.default,
-            metavar=kind.__name__.upper(),
-            help=f"{doc} (default: {f.default})".strip(),
-        )
+        options: dict[str, Any] = {"dest": f"cfg_{f.name}", "required": required}
+        if kind is bool:
+            options["action"] = argparse.BooleanOptionalAction
+        else:
+            options["type"] = _optional(kind) if optional else kind
+            options["metavar"] = kind.__name__.upper()
+        if not required:
+            options["default"] = f.default
+            doc = f"{doc} (default: {f.default})".strip()
+        group.add_argument(flag, help=doc, **options)
 
 
 def dataclass_from_args(cls: type, args: argparse.Namespace, **overrides: Any):
