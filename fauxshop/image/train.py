@@ -1,0 +1,724 @@
+"""The StyleGAN2-ADA training loop: the schedule around the maths in `loss.py`.
+
+Read top to bottom: config, set-up (devices, data, networks, optimisers, augmentation), then
+one loop over minibatches, each running four phases (G main, G path-length reg, D main, D R1
+reg, the regularisers lazily every k-th minibatch), the G EMA update and the ADA heuristic.
+Every `tick_kimg` a row goes to `log.csv`; every `snap_kimg` a snapshot, a sample grid from
+fixed latents and the requested metrics. Snapshots hold every piece of state the loop reads,
+so `train(config, resume=True)` continues bit for bit (same device, same thread count) as if
+the run had never stopped.
+
+Under torchrun (RANK / WORLD_SIZE set) each process trains on batch / world_size images of
+its shard of the data, gradients are averaged with all_reduce, and only rank 0 writes files.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import dataclasses
+import json
+import os
+import random
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from PIL import Image
+from tqdm import tqdm
+
+from fauxshop.atomic import atomic_open
+from fauxshop.errors import FauxshopError
+from fauxshop.image.augment import AdaController, AugmentPipe, parse_augment_spec
+from fauxshop.image.checkpoint import (
+    Snapshot,
+    latest_snapshot,
+    read_snapshot,
+    rng_preserved,
+    save_checkpoint,
+)
+from fauxshop.image.dataset import ImageArchive, InfiniteSampler
+from fauxshop.image.importers import TransferReport, frozen_d_params, init_from
+from fauxshop.image.loss import StyleGAN2Loss, r1_gamma_heuristic
+from fauxshop.image.networks import Discriminator, Generator
+from fauxshop.metrics.fid import compute_metrics
+
+AUGMENT_MODES = {"ada": "adaptive", "fixed": "fixed", "noaug": "off"}
+AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+ADA_INTERVAL = 4  # minibatches between ADA updates, as in the paper
+GRID = (4, 8)  # rows x columns of the fixed-latent sample grid
+
+# Fields a resumed run may change; any other difference would break "as if never stopped".
+RESUMABLE_CHANGES = frozenset(
+    {
+        "data",
+        "out",
+        "kimg",
+        "tick_kimg",
+        "snap_kimg",
+        "keep_snapshots",
+        "metrics",
+        "metrics_num",
+        "workers",
+        "device",
+        "amp",
+        "init_from",
+        "allow_data_change",
+    }
+)
+
+
+def _help(text: str, default: Any = dataclasses.MISSING) -> Any:
+    """A dataclass field with the one-line help the CLI shows for its flag."""
+    return field(default=default, metadata={"help": text})
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on; saved as the run's config.json and in snapshots."""
+
+    data: str = _help("image archive (zip + dataset.json from `fauxshop pack`)")
+    out: str = _help("run folder for config, log, snapshots and sample grids")
+    kimg: float = _help("training length in thousands of real images shown to D")
+    batch: int = _help("total batch size (all processes together)", default=32)
+    cond: bool = _help("class-conditional G and D, from the archive's labels", default=False)
+    mirror: bool = _help("add left-right mirrored copies of every image", default=False)
+    z_dim: int = _help("latent z size", default=512)
+    w_dim: int = _help("intermediate latent w size", default=512)
+    mapping_layers: int = _help("mapping network depth (the ADA paper uses 2 on small data)", 8)
+    channel_base: int = _help("network width: channels at resolution r = base / r", 16384)
+    channel_max: int = _help("network width cap per layer", default=512)
+    lr_g: float = _help("generator learning rate", default=0.0025)
+    lr_d: float = _help("discriminator learning rate", default=0.0025)
+    beta1: float = _help("Adam beta1", default=0.0)
+    beta2: float = _help("Adam beta2", default=0.99)
+    r1_gamma: float | None = _help("R1 weight; None: 0.0002 * H * W / batch (ADA paper)", None)
+    r1_interval: int = _help("run R1 every N minibatches (lazy regularisation)", default=16)
+    pl_weight: float = _help(
+        "path-length reg weight; 0 = off (it costs ~30% on CPU), paper: 2", 0.0
+    )
+    pl_interval: int = _help("run path-length reg every N minibatches", default=4)
+    style_mixing: float = _help("probability of style-mixing regularisation", default=0.9)
+    ema_kimg: float | None = _help("G EMA half-life in kimg; None: batch * 10 / 32", default=None)
+    ema_rampup: float = _help("EMA half-life at most this times kimg done; 0 = no ramp", 0.05)
+    augment: str = _help("augmentation: ada (adaptive p), fixed (aug_p) or noaug", default="ada")
+    aug_p: float = _help("augmentation probability to start from (fixed: to keep)", default=0.0)
+    ada_target: float = _help("ADA target for r_t = E[sign(D(real))]", default=0.6)
+    augment_spec: str = _help("augmentations, e.g. bgc or 'bgc,cutout=1'", default="bgc")
+    tick_kimg: float = _help("kimg between log rows and progress updates", default=4.0)
+    snap_kimg: float = _help("kimg between snapshots, sample grids and metrics", default=50.0)
+    keep_snapshots: int = _help("keep the newest N snapshots", default=3)
+    metrics: str = _help("comma-separated metrics at each snapshot (fid, kid, pr)", default="")
+    metrics_num: int = _help("generated images per metric evaluation", default=10000)
+    seed: int = _help("random seed for weights, latents, data order and sample grids", 0)
+    device: str = _help("auto, cpu, cuda or cuda:N", default="auto")
+    amp: str = _help("mixed precision on CUDA: off, bf16 or fp16 (CPU stays fp32)", "off")
+    init_from: str = _help("start from these weights (fauxshop snapshot or NVIDIA .pkl)", "")
+    freeze_d: int = _help("freeze D's N highest-resolution layers (transfer learning)", 0)
+    workers: int = _help("data-loading worker processes (0: load in the training process)", 0)
+    allow_data_change: bool = _help("resume even if the archive's sha256 changed", False)
+
+    def __post_init__(self) -> None:
+        if self.augment not in AUGMENT_MODES:
+            raise FauxshopError(f"augment {self.augment!r}: choose from {', '.join(AUGMENT_MODES)}")
+        if self.amp not in AMP_DTYPES:
+            raise FauxshopError(f"amp {self.amp!r}: choose from {', '.join(AMP_DTYPES)}")
+        if self.batch < 1 or self.r1_interval < 1 or self.pl_interval < 1:
+            raise FauxshopError("batch, r1_interval and pl_interval must be at least 1")
+        if min(self.kimg, self.tick_kimg, self.snap_kimg) <= 0:
+            raise FauxshopError("kimg, tick_kimg and snap_kimg must be positive")
+        if not 0 <= self.aug_p <= 1:
+            raise FauxshopError(f"aug_p {self.aug_p}: must be between 0 and 1")
+        try:
+            parse_augment_spec(self.augment_spec)
+        except ValueError as e:
+            raise FauxshopError(f"augment_spec: {e}") from e
+
+    @property
+    def metric_names(self) -> list[str]:
+        return [name.strip() for name in self.metrics.split(",") if name.strip()]
+
+
+# ----------------------------------------------------------------------------------------------
+# Pure schedule helpers
+
+
+def lazy_adam_hparams(
+    lr: float, betas: tuple[float, float], interval: int
+) -> tuple[float, tuple[float, float]]:
+    """Adam settings that make a step every minibatch plus a reg step every `interval` behave
+    like one step per minibatch: c = interval / (interval + 1), lr * c, betas ** c."""
+    c = interval / (interval + 1)
+    return lr * c, (betas[0] ** c, betas[1] ** c)
+
+
+def ema_beta(batch: int, ema_kimg: float, ema_rampup: float, cur_nimg: int) -> float:
+    """Per-step decay for a G EMA with a half-life of ema_kimg (shorter early in training)."""
+    ema_nimg = ema_kimg * 1000
+    if ema_rampup > 0:
+        ema_nimg = min(ema_nimg, cur_nimg * ema_rampup)
+    return 0.5 ** (batch / max(ema_nimg, 1e-8))
+
+
+# ----------------------------------------------------------------------------------------------
+# Processes and devices
+
+
+@dataclass
+class Dist:
+    rank: int
+    world_size: int
+    device: torch.device
+    owns_group: bool  # we initialised the process group, so we tear it down
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def _setup_dist(device_name: str) -> Dist:
+    """Read torchrun's environment, pick this process's device, join the process group."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    if device_name == "auto":
+        device_name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(device_name)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    owns = world_size > 1 and not dist.is_initialized()
+    if owns:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Dist(rank, world_size, device, owns)
+
+
+def _configure_torch(device: torch.device) -> None:
+    """CPU: flush denormals (20-30x faster here, DESIGN.md) and deterministic kernels."""
+    if device.type == "cpu":
+        torch.set_flush_denormal(True)
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def _average_grads(params: list[torch.nn.Parameter], world_size: int) -> None:
+    """One all_reduce for all gradients of a phase: DDP's effect without its wrapper."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if world_size == 1 or not grads:
+        return
+    flat = torch.cat([g.flatten() for g in grads])
+    dist.all_reduce(flat)
+    flat /= world_size
+    for g, chunk in zip(grads, flat.split([g.numel() for g in grads]), strict=True):
+        g.copy_(chunk.view_as(g))
+
+
+def _broadcast(modules: list[torch.nn.Module]) -> None:
+    """Start every rank from rank 0's weights and buffers."""
+    for module in modules:
+        for tensor in module.state_dict().values():
+            dist.broadcast(tensor, src=0)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+# ----------------------------------------------------------------------------------------------
+# Networks and data
+
+
+def _build_networks(config: TrainConfig, archive: ImageArchive) -> tuple[Generator, Discriminator]:
+    widths = {"channel_base": config.channel_base, "channel_max": config.channel_max}
+    mapping = {"num_layers": config.mapping_layers}
+    G = Generator(
+        z_dim=config.z_dim,
+        c_dim=archive.c_dim,
+        w_dim=config.w_dim,
+        img_resolution=archive.resolution,
+        img_channels=archive.channels,
+        mapping_kwargs=mapping,
+        synthesis_kwargs=widths,
+    )
+    D = Discriminator(
+        c_dim=archive.c_dim,
+        img_resolution=archive.resolution,
+        img_channels=archive.channels,
+        mapping_kwargs=mapping,
+        **widths,
+    )
+    return G, D
+
+
+def _batches(
+    archive: ImageArchive, sampler: InfiniteSampler, batch: int, workers: int
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(uint8 images, one-hot labels) forever, in the sampler's order."""
+    loader = torch.utils.data.DataLoader(
+        archive,
+        batch_size=batch,
+        sampler=sampler,
+        num_workers=workers,
+        drop_last=True,
+        generator=torch.Generator().manual_seed(sampler.seed),  # leave the global RNG alone
+    )
+    return iter(loader)
+
+
+def _to_images(images: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """uint8 0..255 -> float [-1, 1] on device (channels_last on CPU, where it is faster)."""
+    x = images.to(device).float() / 127.5 - 1
+    return x.contiguous(memory_format=torch.channels_last) if device.type == "cpu" else x
+
+
+def _label_bank(archive: ImageArchive) -> torch.Tensor:
+    """Every image's one-hot label: fake labels are drawn from it, so they follow the data."""
+    return torch.stack([archive.label(i) for i in range(archive.num_images)])
+
+
+def _latents(
+    n: int, z_dim: int, labels: torch.Tensor, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    z = torch.randn(n, z_dim, device=device)
+    c = labels[torch.randint(len(labels), (n,))].to(device)
+    return z, c
+
+
+def _set_trainable(train: list[torch.nn.Parameter], freeze: list[torch.nn.Parameter]) -> None:
+    """Only the phase's own network builds gradients: the other is used, not trained."""
+    for p in train:
+        p.requires_grad_(True)
+    for p in freeze:
+        p.requires_grad_(False)
+
+
+@torch.no_grad()
+def _update_ema(G_ema: Generator, G: Generator, beta: float) -> None:
+    for p_ema, p in zip(G_ema.parameters(), G.parameters(), strict=True):
+        p_ema.copy_(p.lerp(p_ema, beta))
+    for b_ema, b in zip(G_ema.buffers(), G.buffers(), strict=True):
+        b_ema.copy_(b)
+
+
+# ----------------------------------------------------------------------------------------------
+# Run-folder outputs (rank 0 only)
+
+
+def _grid_latents(G: Generator, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same z (and one class per row) at every snapshot, so grids show progress."""
+    n, cols = GRID[0] * GRID[1], GRID[1]
+    z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(seed))
+    c = torch.zeros(n, G.c_dim)
+    if G.c_dim:
+        c[torch.arange(n), torch.arange(n) // cols % G.c_dim] = 1
+    return z, c
+
+
+@torch.no_grad()
+def _save_grid(G: Generator, z: torch.Tensor, c: torch.Tensor, path: Path) -> None:
+    device = next(G.parameters()).device
+    images = G(z.to(device), c.to(device) if G.c_dim else None, noise_mode="const")
+    images = (images * 127.5 + 128).clamp(0, 255).to(torch.uint8).cpu()
+    rows, cols = GRID
+    _, ch, h, w = images.shape
+    grid = (
+        images.reshape(rows, cols, ch, h, w).permute(0, 3, 1, 4, 2).reshape(rows * h, cols * w, ch)
+    )
+    image = Image.fromarray(grid.squeeze(2).numpy() if ch == 1 else grid.numpy())
+    with atomic_open(path, "wb") as f:
+        image.save(f, format="PNG")
+
+
+def _append_csv(path: Path, row: dict[str, Any]) -> None:
+    new = not path.exists()
+    with open(path, "a", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def _drop_rows_after(path: Path, tick: int) -> None:
+    """On resume, forget log rows the stopped run wrote after its last snapshot."""
+    if not path.exists():
+        return
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    if path.suffix == ".csv":
+        header, rows = lines[:1], list(csv.DictReader(lines))
+        kept = header + [
+            line for line, row in zip(lines[1:], rows, strict=True) if int(row["tick"]) <= tick
+        ]
+    else:
+        kept = [line for line in lines if json.loads(line)["tick"] <= tick]
+    with atomic_open(path, "w", encoding="utf-8") as f:
+        f.writelines(kept)
+
+
+class TickStats:
+    """Running sums of the phases' statistics; read (one device sync) once per tick."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, stats: dict[str, torch.Tensor]) -> None:
+        for key, value in stats.items():
+            if value.ndim == 0:
+                self.sums[key] = self.sums.get(key, 0) + value
+                self.counts[key] = self.counts.get(key, 0) + 1
+
+    def means(self) -> dict[str, float]:
+        return {key: float(total) / self.counts[key] for key, total in self.sums.items()}
+
+
+def _describe_transfer(path: str, report: TransferReport) -> str:
+    """init_from's report in a few lines: counts, and the names that did not fit."""
+    lines = [
+        f"init-from {path}: copied {len(report.copied)} tensors, {len(report.initialised)} "
+        f"kept fresh, {len(report.skipped_shape)} of another shape, {len(report.unused)} "
+        f"unused, {len(report.frozen)} D parameters frozen"
+    ]
+    if report.skipped_shape:
+        lines.append("  other shape (kept fresh): " + ", ".join(report.skipped_shape))
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------
+# Resume
+
+
+def _check_resume(config: TrainConfig, snapshot: Snapshot, archive: ImageArchive) -> None:
+    """Refuse a resume that could not continue the stopped run exactly."""
+    if snapshot.meta["dataset_fingerprint"] != archive.fingerprint and not config.allow_data_change:
+        raise FauxshopError(
+            f"{archive.path}: not the archive this run was trained on (sha256 differs from "
+            f"{snapshot.path.name}'s); pass --allow-data-change to resume anyway"
+        )
+    saved, current = snapshot.meta["config"], dataclasses.asdict(config)
+    changed = [k for k in current if k not in RESUMABLE_CHANGES and saved.get(k) != current[k]]
+    if changed:
+        diffs = ", ".join(f"{k} {saved.get(k)!r} -> {current[k]!r}" for k in changed)
+        raise FauxshopError(f"{snapshot.path}: cannot resume with a changed {diffs}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Training
+
+
+@dataclass
+class Run:
+    """Everything one training process holds: set up once, then read by every step."""
+
+    config: TrainConfig
+    env: Dist
+    archive: ImageArchive
+    G: Generator
+    G_ema: Generator
+    D: Discriminator
+    opt_G: torch.optim.Optimizer
+    opt_D: torch.optim.Optimizer
+    g_params: list[torch.nn.Parameter]
+    d_params: list[torch.nn.Parameter]
+    g_reg_interval: int | None  # path-length reg every N minibatches; None: off
+    ada: AdaController
+    loss: StyleGAN2Loss
+    labels: torch.Tensor  # one-hot label bank that fake labels are drawn from
+    batch_gpu: int
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.config.out)
+
+    def latents(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return _latents(self.batch_gpu, self.G.z_dim, self.labels, self.env.device)
+
+
+def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
+    """Train (or resume) a run in config.out; returns the last tick's statistics."""
+    env = _setup_dist(config.device)
+    try:
+        result = _train(config, resume, env)
+    except BaseException:
+        if env.owns_group:
+            dist.destroy_process_group()
+        raise
+    if env.owns_group:
+        dist.barrier()  # without it rank 1 may abort while rank 0 tears down (DESIGN.md)
+        dist.destroy_process_group()
+    return result
+
+
+def _open_snapshot(config: TrainConfig, resume: bool, archive: ImageArchive) -> Snapshot | None:
+    """The snapshot to continue from (resume), or None after checking the folder is fresh."""
+    latest = latest_snapshot(config.out)
+    if not resume:
+        if latest is not None:
+            raise FauxshopError(
+                f"{config.out}: already holds snapshots; resume or use a new folder"
+            )
+        return None
+    if latest is None:
+        raise FauxshopError(f"{config.out}: nothing to resume, no complete snapshot here")
+    snapshot = read_snapshot(latest)
+    _check_resume(config, snapshot, archive)
+    return snapshot
+
+
+def _build_run(
+    config: TrainConfig, env: Dist, archive: ImageArchive, snapshot: Snapshot | None
+) -> Run:
+    """Networks (from the seed, then imported weights), optimisers, augmentation, loss."""
+    if config.batch % env.world_size:
+        raise FauxshopError(
+            f"batch {config.batch} must divide evenly over {env.world_size} processes"
+        )
+    _seed_everything(config.seed)
+    G, D = _build_networks(config, archive)
+    G_ema = copy.deepcopy(G).eval()
+    if snapshot is None and config.init_from:
+        report = init_from(G, D, config.init_from, config.freeze_d, G_ema=G_ema)
+        if env.is_main:
+            print(_describe_transfer(config.init_from, report), file=sys.stderr)
+    G, D, G_ema = (m.to(env.device) for m in (G, D, G_ema))
+    G_ema.requires_grad_(False)
+    frozen = set(frozen_d_params(D, config.freeze_d)) if config.freeze_d else set()
+    for name, p in D.named_parameters():
+        p.requires_grad_(name not in frozen)
+    d_params = [p for name, p in D.named_parameters() if name not in frozen]
+
+    # Adam, corrected for the lazy regularisation steps it also takes.
+    betas = (config.beta1, config.beta2)
+    g_reg_interval = config.pl_interval if config.pl_weight > 0 else None
+    lr_g, betas_g = config.lr_g, betas
+    if g_reg_interval:
+        lr_g, betas_g = lazy_adam_hparams(config.lr_g, betas, g_reg_interval)
+    lr_d, betas_d = lazy_adam_hparams(config.lr_d, betas, config.r1_interval)
+    opt_G = torch.optim.Adam(G.parameters(), lr=lr_g, betas=betas_g, eps=1e-8)
+    opt_D = torch.optim.Adam(d_params, lr=lr_d, betas=betas_d, eps=1e-8)
+
+    pipe = None
+    if config.augment != "noaug":
+        pipe = AugmentPipe(**parse_augment_spec(config.augment_spec)).to(env.device)
+    p = config.aug_p if pipe is not None else 0.0  # noaug: r_t is still logged
+    mode = AUGMENT_MODES[config.augment]
+    ada = AdaController(config.batch, mode, p, config.ada_target, pipe=pipe)
+    r1_gamma = config.r1_gamma
+    if r1_gamma is None:
+        r1_gamma = r1_gamma_heuristic(archive.resolution, config.batch)
+    amp_dtype = AMP_DTYPES[config.amp] if env.device.type == "cuda" else None
+    loss = StyleGAN2Loss(
+        G, D, pipe, r1_gamma, config.style_mixing, config.pl_weight, amp_dtype=amp_dtype
+    )
+    return Run(
+        config=config,
+        env=env,
+        archive=archive,
+        G=G,
+        G_ema=G_ema,
+        D=D,
+        opt_G=opt_G,
+        opt_D=opt_D,
+        g_params=list(G.parameters()),
+        d_params=d_params,
+        g_reg_interval=g_reg_interval,
+        ada=ada,
+        loss=loss,
+        labels=_label_bank(archive),
+        batch_gpu=config.batch // env.world_size,
+    )
+
+
+def _restore(run: Run, snapshot: Snapshot) -> dict[str, int]:
+    """Load a snapshot's weights, optimiser, ADA and loss state; returns its counters."""
+    for name, module in (("G", run.G), ("G_ema", run.G_ema), ("D", run.D)):
+        snapshot.load_module(name, module)
+    snapshot.load_optimizer("opt_G", run.opt_G)
+    snapshot.load_optimizer("opt_D", run.opt_D)
+    run.ada.load_state_dict(snapshot.meta["ada"])
+    run.loss.pl_mean.copy_(snapshot.tensors("loss.")["pl_mean"])
+    return {k: snapshot.meta[k] for k in COUNTERS}
+
+
+def _train_step(run: Run, real: torch.Tensor, real_c: torch.Tensor, step: int) -> dict:
+    """One minibatch: G main [+ path-length reg], D main [+ R1]; returns the phases' stats."""
+    loss, world, stats = run.loss, run.env.world_size, {}
+    _set_trainable(run.g_params, run.d_params)
+    run.opt_G.zero_grad(set_to_none=True)
+    stats.update(loss.g_main(*run.latents()))
+    _average_grads(run.g_params, world)
+    run.opt_G.step()
+    if run.g_reg_interval and step % run.g_reg_interval == 0:
+        run.opt_G.zero_grad(set_to_none=True)
+        stats.update(loss.g_pl(*run.latents(), gain=run.g_reg_interval))
+        _average_grads(run.g_params, world)
+        run.opt_G.step()
+
+    _set_trainable(run.d_params, run.g_params)
+    run.opt_D.zero_grad(set_to_none=True)
+    stats.update(loss.d_main(real, real_c, *run.latents()))
+    run.ada.accumulate(stats["real_logits"])
+    _average_grads(run.d_params, world)
+    run.opt_D.step()
+    if step % run.config.r1_interval == 0:
+        run.opt_D.zero_grad(set_to_none=True)
+        stats.update(loss.d_r1(real, real_c, gain=run.config.r1_interval))
+        _average_grads(run.d_params, world)
+        run.opt_D.step()
+    return stats
+
+
+COUNTERS = ("cur_nimg", "step", "tick", "sampler_position")
+
+
+def _train(config: TrainConfig, resume: bool, env: Dist) -> dict[str, Any]:
+    _configure_torch(env.device)
+    archive = ImageArchive(config.data, use_labels=config.cond, xflip=config.mirror)
+    snapshot = _open_snapshot(config, resume, archive)
+    run = _build_run(config, env, archive, snapshot)
+    counters = _restore(run, snapshot) if snapshot else dict.fromkeys(COUNTERS, 0)
+    if env.world_size > 1:
+        _broadcast([run.G, run.D, run.G_ema])
+    if env.device.type == "cpu":
+        for module in (run.G, run.D, run.G_ema):
+            module.to(memory_format=torch.channels_last)
+    sampler = InfiniteSampler(
+        len(archive),
+        config.seed,
+        rank=env.rank,
+        world_size=env.world_size,
+        position=counters["sampler_position"],
+    )
+    data = _batches(archive, sampler, run.batch_gpu, config.workers)
+    grid = _grid_latents(run.G, config.seed)
+    ema_kimg = config.ema_kimg if config.ema_kimg is not None else config.batch * 10 / 32
+    # RNG last: nothing in the set-up may draw from the streams the training steps use.
+    if snapshot is not None:
+        snapshot.restore_rng()
+    # Each rank draws its own latents; rank 0's stream is the one snapshots record.
+    if snapshot is None or env.rank > 0:
+        _seed_everything(
+            (config.seed * env.world_size + env.rank) * 1_000_003 + counters["cur_nimg"]
+        )
+    if env.is_main:
+        _start_run_dir(run, counters["tick"] if snapshot else None)
+
+    total_nimg = int(config.kimg * 1000)
+    bar = tqdm(
+        total=total_nimg,
+        initial=counters["cur_nimg"],
+        desc="train-image",
+        unit="img",
+        file=sys.stderr,
+        dynamic_ncols=True,
+        mininterval=0.5,
+        disable=bool(os.environ.get("FAUXSHOP_QUIET")) or not env.is_main,
+    )
+    stats, tick_start_nimg, tick_start = TickStats(), counters["cur_nimg"], time.perf_counter()
+    r_t, last_snapshot, row = float("nan"), snapshot.path if snapshot else None, {}
+    while counters["cur_nimg"] < total_nimg:
+        real_u8, real_c = next(data)
+        real, real_c = _to_images(real_u8, env.device), real_c.to(env.device)
+        stats.add(_train_step(run, real, real_c, counters["step"]))
+        beta = ema_beta(config.batch, ema_kimg, config.ema_rampup, counters["cur_nimg"])
+        _update_ema(run.G_ema, run.G, beta)
+        counters["cur_nimg"] += config.batch
+        counters["step"] += 1
+        counters["sampler_position"] += run.batch_gpu
+        if counters["step"] % ADA_INTERVAL == 0:
+            if env.world_size > 1:
+                dist.all_reduce(run.ada.stats)
+            r_t = run.ada.update(ADA_INTERVAL * config.batch)
+        bar.update(config.batch)
+
+        done = counters["cur_nimg"] >= total_nimg
+        if not done and counters["cur_nimg"] < tick_start_nimg + config.tick_kimg * 1000:
+            continue
+        counters["tick"] += 1
+        seconds = time.perf_counter() - tick_start
+        row = {
+            "tick": counters["tick"],
+            "kimg": counters["cur_nimg"] / 1000,
+            "step": counters["step"],
+            "img_per_s": (counters["cur_nimg"] - tick_start_nimg) / max(seconds, 1e-9),
+            **stats.means(),
+            "ada_p": run.ada.p,
+            "ada_rt": r_t,
+        }
+        if env.is_main:
+            _append_csv(run.run_dir / "log.csv", row)
+            bar.set_postfix_str(
+                f"kimg {row['kimg']:.1f} {row['img_per_s']:.0f} img/s G {row['loss_G']:.3f} "
+                f"D {row['loss_D']:.3f} p {run.ada.p:.3f}",
+                refresh=False,
+            )
+        snap_nimg = config.snap_kimg * 1000
+        if done or counters["cur_nimg"] // snap_nimg > tick_start_nimg // snap_nimg:
+            if env.is_main:
+                last_snapshot = _snapshot(run, counters, grid)
+            if env.world_size > 1:
+                dist.barrier()
+        stats, tick_start_nimg, tick_start = TickStats(), counters["cur_nimg"], time.perf_counter()
+    bar.close()
+    return {**row, "run_dir": config.out, "snapshot": str(last_snapshot) if last_snapshot else None}
+
+
+def _start_run_dir(run: Run, resumed_tick: int | None) -> None:
+    """Write this invocation's config.json; on resume, drop log rows past the snapshot."""
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_open(run.run_dir / "config.json", "w", encoding="utf-8") as f:
+        json.dump(dataclasses.asdict(run.config), f, indent=1)
+    if resumed_tick is not None:
+        for name in ("log.csv", "metrics.jsonl"):
+            _drop_rows_after(run.run_dir / name, resumed_tick)
+
+
+def _snapshot(run: Run, counters: dict[str, int], grid: tuple[torch.Tensor, torch.Tensor]) -> Path:
+    """Checkpoint first (it records the RNG state the next step will use), then side work."""
+    config, run_dir = run.config, run.run_dir
+    path = save_checkpoint(
+        run_dir,
+        {
+            **counters,
+            "kimg": counters["cur_nimg"] / 1000,
+            "config": dataclasses.asdict(config),
+            "G_kwargs": run.G.config,
+            "D_kwargs": run.D.config,
+            "ada": run.ada.state_dict(),
+            "dataset_fingerprint": run.archive.fingerprint,
+            "label_names": run.archive.label_names,
+            "G": run.G,
+            "G_ema": run.G_ema,
+            "D": run.D,
+            "opt_G": run.opt_G,
+            "opt_D": run.opt_D,
+            "loss.pl_mean": run.loss.pl_mean,
+        },
+        keep=config.keep_snapshots,
+    )
+    with rng_preserved():
+        _save_grid(run.G_ema, *grid, run_dir / f"fakes-{counters['cur_nimg'] // 1000:06d}.png")
+        if config.metric_names:
+            results = compute_metrics(
+                config.metric_names,
+                run.G_ema,
+                run.archive.path,
+                config.metrics_num,
+                run_dir / "metric-cache",
+                run.env.device,
+            )
+            record = {
+                "tick": counters["tick"],
+                "kimg": counters["cur_nimg"] / 1000,
+                "snapshot": path.name,
+                **results,
+            }
+            with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+    return path
