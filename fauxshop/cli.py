@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 
 from fauxshop import __version__
+from fauxshop.catalog.images import DEFAULT_MAX_PIXELS
+from fauxshop.catalog.prune import PruneConfig
+from fauxshop.config_args import add_dataclass_args, dataclass_from_args
 from fauxshop.errors import FauxshopError
 from fauxshop.workspace import DEFAULT_WORKDIR, Workspace
 
@@ -77,13 +80,11 @@ def cmd_ingest(args) -> int:
 
 def cmd_prune(args) -> int:
     from fauxshop.catalog.prune import (
-        PruneConfig,
         discover_ground_truth,
         format_report,
         load_ground_truth,
         prune,
     )
-    from fauxshop.config_args import dataclass_from_args
 
     config = dataclass_from_args(PruneConfig, args)
     ws = Workspace.open(args.workdir)
@@ -110,6 +111,126 @@ def cmd_pack(args) -> int:
     with _store(args) as store:
         summary = pack(store, out, config)
     print(json.dumps(summary, indent=2))
+    return 0
+
+
+def cmd_train_image(args) -> int:
+    from fauxshop.image.train import TrainConfig, train
+
+    if args.resume:
+        config_path = args.resume / "config.json"
+        try:
+            saved = json.loads(config_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise FauxshopError(f"{config_path}: cannot read the run's config ({e})") from e
+        saved["out"] = str(args.resume)  # the folder may have moved since it was written
+        if args.cfg_kimg is not None:
+            saved["kimg"] = args.cfg_kimg
+        config = TrainConfig(**saved)
+    else:
+        missing = [f"--{k}" for k in ("data", "out", "kimg") if getattr(args, f"cfg_{k}") is None]
+        if missing:
+            raise FauxshopError(f"train-image: {', '.join(missing)} required (or --resume RUN)")
+        config = dataclass_from_args(TrainConfig, args)
+    result = train(config, resume=bool(args.resume))
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+def _generator(args):
+    """The EMA generator named by RUN (run folder or snapshot file) and its class names."""
+    from fauxshop.image.checkpoint import load_generator, resolve_snapshot
+
+    snapshot = resolve_snapshot(args.run)
+    return load_generator(snapshot.path, args.device), snapshot.meta.get("label_names")
+
+
+def _class_index(G, label_names, name):
+    from fauxshop.latent.sampling import class_index
+
+    return None if name is None else class_index(G, name, label_names)
+
+
+def cmd_generate(args) -> int:
+    from fauxshop.latent.generate import generate
+    from fauxshop.latent.sampling import parse_seeds, save_grid, save_images
+
+    G, names = _generator(args)
+    seeds = parse_seeds(args.seeds)
+    images = generate(G, seeds, args.psi, _class_index(G, names, args.class_name))
+    if args.grid:
+        print(f"grid: {save_grid(images, args.grid)}")
+    if args.outdir or not args.grid:
+        outdir = args.outdir or Path("generated")
+        save_images(images, outdir, [f"seed{seed:06d}.png" for seed in seeds])
+        print(f"{len(seeds)} images: {outdir}/seed*.png")
+    return 0
+
+
+def cmd_mix(args) -> int:
+    from fauxshop.latent.mixing import parse_styles, style_mix_grid
+    from fauxshop.latent.sampling import parse_seeds, save_png
+
+    G, names = _generator(args)
+    styles = parse_styles(args.styles, G.num_ws, G.img_resolution)
+    grid = style_mix_grid(
+        G,
+        parse_seeds(args.rows),
+        parse_seeds(args.cols),
+        styles,
+        args.psi,
+        _class_index(G, names, args.class_name),
+    )
+    print(f"style-mixing grid (layers {styles}): {save_png(grid, args.out)}")
+    return 0
+
+
+def cmd_walk(args) -> int:
+    from fauxshop.latent.sampling import parse_seeds
+    from fauxshop.latent.walk import latent_walk, write_video
+
+    G, names = _generator(args)
+    frames = latent_walk(
+        G,
+        parse_seeds(args.seeds),
+        args.frames,
+        args.psi,
+        class_index=_class_index(G, names, args.class_name),
+    )
+    print(f"{len(frames)} frames: {write_video(frames, args.out, fps=args.fps)}")
+    return 0
+
+
+def cmd_metrics(args) -> int:
+    from fauxshop.image.checkpoint import resolve_snapshot
+    from fauxshop.metrics.fid import compute_metrics
+
+    G, _ = _generator(args)
+    snapshot = resolve_snapshot(args.run)
+    archive = args.data or snapshot.meta.get("config", {}).get("data")
+    if not archive:
+        raise FauxshopError(f"{args.run}: no archive recorded; pass --data ARCHIVE.zip")
+    names = [n.strip() for n in args.metrics.split(",") if n.strip()]
+    cache = Workspace.open(args.workdir).root / "metric-cache"
+    result = compute_metrics(
+        names,
+        G,
+        Path(archive),
+        args.num,
+        cache,
+        G.mapping.w_avg.device,
+        max_real=args.max_real,
+        truncation_psi=args.psi,
+    )
+    result.update(kimg=snapshot.meta.get("kimg"), num=args.num, archive=str(archive))
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def cmd_export_generator(args) -> int:
+    from fauxshop.image.checkpoint import export_generator
+
+    print(f"exported G_ema: {export_generator(args.run, args.out)}")
     return 0
 
 
@@ -178,8 +299,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="column mapping FIELD=COLUMN,... for sku,title,description,category,image,split; "
         "other columns become attributes",
     )
-    from fauxshop.catalog.images import DEFAULT_MAX_PIXELS
-
     p.add_argument(
         "--max-pixels",
         type=int,
@@ -194,9 +313,6 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"ingest Fashion-MNIST idx files from DIR (default: {FASHION_MNIST_DIR})",
     )
     p.add_argument("--limit", type=int, help="with --fashion-mnist: at most N images per split")
-
-    from fauxshop.catalog.prune import PruneConfig
-    from fauxshop.config_args import add_dataclass_args
 
     p = _verb(
         sub,
@@ -228,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--background", default="white", help="letterbox colour (default: white)")
     p.add_argument("--split", choices=("train", "val", "test"), help="pack one split only")
 
+    _add_image_verbs(sub, common)
     _verb(
         sub,
         "status",
@@ -237,6 +354,108 @@ def build_parser() -> argparse.ArgumentParser:
         common,
     )
     return parser
+
+
+def _generator_verb(sub, name, func, help, example, common) -> argparse.ArgumentParser:
+    p = _verb(sub, name, func, help, example, common)
+    p.add_argument("run", type=Path, help="run folder (its newest snapshot) or snapshot file")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    return p
+
+
+def _sampling_flags(p, psi: float) -> None:
+    p.add_argument("--psi", type=float, default=psi, help=f"truncation psi (default: {psi})")
+    p.add_argument("--class", dest="class_name", help="class name or index (conditional G)")
+
+
+def _add_image_verbs(sub, common) -> None:
+    from fauxshop.image.train import TrainConfig
+
+    p = _verb(
+        sub,
+        "train-image",
+        cmd_train_image,
+        "train the StyleGAN2 image generator on a packed archive (or resume a run)",
+        "fauxshop train-image --data archives/demo-64x32.zip --kimg 100 --out runs/demo",
+        common,
+    )
+    p.add_argument("--resume", type=Path, metavar="RUN", help="continue this run exactly")
+    help_of = {name: f.metadata["help"] for name, f in TrainConfig.__dataclass_fields__.items()}
+    p.add_argument("--data", dest="cfg_data", metavar="ARCHIVE", help=help_of["data"])
+    p.add_argument("--out", dest="cfg_out", metavar="RUN_DIR", help=help_of["out"])
+    p.add_argument(
+        "--kimg",
+        dest="cfg_kimg",
+        type=float,
+        metavar="KIMG",
+        help="training length in kimg (with --resume: the new total)",
+    )
+    add_dataclass_args(p, TrainConfig, "training", skip=("data", "out", "kimg"))
+
+    p = _generator_verb(
+        sub,
+        "generate",
+        cmd_generate,
+        "generate one image per seed (and a grid) from a trained generator",
+        "fauxshop generate runs/demo --seeds 0-63 --psi 0.7 --grid grid.png",
+        common,
+    )
+    p.add_argument("--seeds", default="0-15", help="seeds, e.g. 0-63 or 1,5,9 (default: 0-15)")
+    _sampling_flags(p, 0.7)
+    p.add_argument("--grid", type=Path, help="write all images as one grid PNG")
+    p.add_argument("--outdir", type=Path, help="write one PNG per seed (default without --grid)")
+
+    p = _generator_verb(
+        sub,
+        "mix",
+        cmd_mix,
+        "style-mixing grid: row seeds take the chosen style layers from column seeds",
+        "fauxshop mix runs/demo --rows 1,2,3 --cols 10,11 --styles coarse --out mix.png",
+        common,
+    )
+    p.add_argument("--rows", required=True, help="row seeds, e.g. 1,2,3")
+    p.add_argument("--cols", required=True, help="column seeds, e.g. 10,11")
+    p.add_argument("--styles", default="coarse", help="coarse, middle, fine or layers like 0-3")
+    p.add_argument("--out", type=Path, required=True, help="grid PNG")
+    _sampling_flags(p, 1.0)
+
+    p = _generator_verb(
+        sub,
+        "walk",
+        cmd_walk,
+        "a looping latent walk through the seeds' W points, as mp4 (or GIF)",
+        "fauxshop walk runs/demo --seeds 1,2,3 --frames 120 --out walk.mp4",
+        common,
+    )
+    p.add_argument("--seeds", required=True, help="at least two seeds, e.g. 1,2,3")
+    p.add_argument("--frames", type=int, default=120, help="frames in the whole loop")
+    p.add_argument("--fps", type=float, default=24)
+    p.add_argument("--out", type=Path, required=True, help="walk.mp4 or walk.gif")
+    _sampling_flags(p, 1.0)
+
+    p = _generator_verb(
+        sub,
+        "metrics",
+        cmd_metrics,
+        "FID / KID / precision-recall of a generator against its training archive",
+        "fauxshop metrics runs/demo --metrics fid,kid --num 2000",
+        common,
+    )
+    p.add_argument("--metrics", default="fid,kid", help="comma-separated: fid, kid, pr")
+    p.add_argument("--num", type=int, default=2000, help="generated images")
+    p.add_argument("--max-real", type=int, help="cap on real images (default: the archive)")
+    p.add_argument("--data", type=Path, help="archive (default: the run's training archive)")
+    p.add_argument("--psi", type=float, default=1.0, help="truncation psi (default: 1.0)")
+
+    p = _generator_verb(
+        sub,
+        "export-generator",
+        cmd_export_generator,
+        "write a run's G_ema alone as a small snapshot for shipping or serving",
+        "fauxshop export-generator runs/demo --out models/dresses.safetensors",
+        common,
+    )
+    p.add_argument("--out", type=Path, required=True, help="output .safetensors (+ .json)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -52,7 +52,7 @@ def add_dataclass_args(
         if not required:
             options["default"] = f.default
             doc = f"{doc} (default: {f.default})".strip()
-        group.add_argument(flag, help=doc, **options)
+        group.add_argument(flag, help=doc.replace("%", "%%"), **options)
 
 
 def dataclass_from_args(cls: type, args: argparse.Namespace, **overrides: Any):

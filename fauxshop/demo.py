@@ -16,7 +16,7 @@ from fauxshop.catalog.status import format_status
 from fauxshop.catalog.store import Store
 from fauxshop.workspace import Workspace
 
-DEMO_SIZES = ((64, 64), (128, 64))
+DEMO_SIZES = ((64, 32), (128, 64))
 
 
 def _stage(title: str) -> float:

@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from fauxshop.atomic import atomic_open, atomic_write_bytes
@@ -19,3 +21,12 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path):
         raise RuntimeError("crash mid-write")
     assert path.read_text() == "good"
     assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    mask = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "f.bin", b"x")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "f.bin").stat().st_mode & 0o777 == 0o644

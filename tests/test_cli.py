@@ -62,5 +62,5 @@ def test_demo_runs_every_stage(tmp_path, capsys):
     out = capsys.readouterr().out
     for stage in ("demo-catalog", "ingest", "prune", "pack"):
         assert f"== {stage}" in out
-    assert (tmp_path / "archives" / "demo-64x64.zip").exists()
+    assert (tmp_path / "archives" / "demo-64x32.zip").exists()
     assert (tmp_path / "archives" / "demo-128x64.corpus.jsonl").exists()

@@ -264,3 +264,29 @@ def load_generator(
     G = Generator(**snapshot.meta["G_kwargs"])
     snapshot.load_module("G_ema" if ema else "G", G)
     return G.to(device).eval().requires_grad_(False)
+
+
+def export_generator(path_or_run_dir: str | Path, out: str | Path) -> Path:
+    """Write only G_ema of a snapshot as a small snapshot of its own, for shipping and serving.
+
+    The result loads with `load_generator` like any snapshot, but holds no D, optimiser or RNG
+    state, so it cannot be resumed.
+    """
+    snapshot = resolve_snapshot(path_or_run_dir)
+    out = Path(out).with_suffix(".safetensors")
+    tensors = {f"G_ema.{k}": v.contiguous() for k, v in snapshot.tensors("G_ema.").items()}
+    data = safetensors.torch.save(tensors, metadata={"format": FORMAT})
+    kept = ("G_kwargs", "label_names", "cur_nimg", "kimg", "config", "dataset_fingerprint")
+    meta = {k: snapshot.meta[k] for k in kept if k in snapshot.meta}
+    meta.update(
+        format=FORMAT,
+        fauxshop_version=fauxshop.__version__,
+        exported_from=str(snapshot.path),
+        safetensors=out.name,
+        safetensors_sha256=hashlib.sha256(data).hexdigest(),
+    )
+    out.with_suffix(".json").unlink(missing_ok=True)
+    atomic_write_bytes(out, data)
+    with atomic_open(out.with_suffix(".json"), "w", encoding="utf-8") as f:
+        json.dump(meta, f, indent=1, sort_keys=True)
+    return out
