@@ -22,11 +22,6 @@ from fauxshop.catalog.demo_render import FLAWS, render_product
 from fauxshop.catalog.taxonomy import ATTRIBUTE_VALUES, CATEGORIES, CATEGORY_ATTRIBUTES
 
 
-@pytest.fixture(autouse=True)
-def _quiet(monkeypatch):
-    monkeypatch.setenv("FAUXSHOP_QUIET", "1")
-
-
 def _read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 

@@ -24,11 +24,6 @@ from fauxshop.catalog.prune import (
 from fauxshop.catalog.store import ProductRecord, Store
 
 
-@pytest.fixture(autouse=True)
-def _quiet(monkeypatch):
-    monkeypatch.setenv("FAUXSHOP_QUIET", "1")
-
-
 # -- hand-made photos, one per rule ---------------------------------------------------------------
 def _dress(size=(400, 520), shift=(0.0, 0.0), backdrop=(246, 246, 246), colour=(40, 60, 150)):
     """A plain trapezoid 'dress' on a flat backdrop."""

@@ -111,9 +111,8 @@ def ingest_table(
         "max_pixels": max_pixels,
     }
     table_rows = read_rows(table, mapping)  # a missing file or unknown type fails before the run
-    run_id = store.start_run("ingest", config)
     bad_rows: list[BadRow] = []
-    try:
+    with store.recorded_run("ingest", config, report.summary):
         rows = progress(table_rows, desc=f"ingest {table.name}", unit="row")
         rows = _catalog_rows(rows, mapping, report, bad_rows)
         check = partial(_product, source=source, images_root=images_root, max_pixels=max_pixels)
@@ -123,10 +122,6 @@ def ingest_table(
                 report.rejected.update(r.reject_reason for r in records if r.status == "rejected")
                 report.count_upsert(store.upsert_products(records))
         store.replace_ingest_rejects(source, [bad.as_reject() for bad in bad_rows])
-    except BaseException as e:
-        store.finish_run(run_id, {**report.summary(), "error": str(e)}, status="failed")
-        raise
-    store.finish_run(run_id, report.summary())
     return report
 
 

@@ -8,11 +8,12 @@ too broken to become a product (no sku, malformed, duplicate sku) go to
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -301,6 +302,17 @@ class Store:
             (kind, path, json.dumps(config, sort_keys=True, default=str), _now()),
         )
         return cur.lastrowid
+
+    @contextlib.contextmanager
+    def recorded_run(self, kind: str, config: dict, summary: Callable[[], dict]):
+        """Record a run around a block: finished with `summary()`, or failed with the error."""
+        run_id = self.start_run(kind, config)
+        try:
+            yield run_id
+        except BaseException as e:
+            self.finish_run(run_id, {**summary(), "error": str(e)}, status="failed")
+            raise
+        self.finish_run(run_id, summary())
 
     def finish_run(self, run_id: int, summary: dict, status: str = "finished") -> None:
         self.db.execute(
