@@ -12,20 +12,27 @@ from tqdm import tqdm
 T = TypeVar("T")
 
 
+def bar(total: int | None, desc: str, unit: str = "it", initial: int = 0, enabled=True) -> tqdm:
+    """A bar to update by hand (training loops); silent when FAUXSHOP_QUIET is set."""
+    return tqdm(
+        total=total,
+        initial=initial,
+        desc=desc,
+        unit=unit,
+        file=sys.stderr,
+        disable=bool(os.environ.get("FAUXSHOP_QUIET")) or not enabled,
+        dynamic_ncols=True,
+        mininterval=0.5,
+    )
+
+
 def progress(
     items: Iterable[T], desc: str, total: int | None = None, unit: str = "it"
 ) -> Iterator[T]:
-    """Wrap `items` in a bar; silent when FAUXSHOP_QUIET is set (tests, scripts)."""
-    disable = bool(os.environ.get("FAUXSHOP_QUIET"))
-    return iter(
-        tqdm(
-            items,
-            desc=desc,
-            total=total,
-            unit=unit,
-            file=sys.stderr,
-            disable=disable,
-            dynamic_ncols=True,
-            mininterval=0.5,
-        )
-    )
+    """Wrap `items` in a bar that advances as they are consumed."""
+    if total is None and hasattr(items, "__len__"):
+        total = len(items)
+    with bar(total, desc, unit) as b:
+        for item in items:
+            yield item
+            b.update(1)

@@ -31,7 +31,6 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from PIL import Image
-from tqdm import tqdm
 
 from fauxshop.atomic import atomic_open
 from fauxshop.errors import FauxshopError
@@ -48,6 +47,7 @@ from fauxshop.image.importers import TransferReport, frozen_d_params, init_from
 from fauxshop.image.loss import StyleGAN2Loss, r1_gamma_heuristic
 from fauxshop.image.networks import Discriminator, Generator
 from fauxshop.metrics.fid import compute_metrics
+from fauxshop.progress import bar as progress_bar
 
 AUGMENT_MODES = {"ada": "adaptive", "fixed": "fixed", "noaug": "off"}
 AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -610,15 +610,8 @@ def _train(config: TrainConfig, resume: bool, env: Dist) -> dict[str, Any]:
         _start_run_dir(run, counters["tick"] if snapshot else None)
 
     total_nimg = int(config.kimg * 1000)
-    bar = tqdm(
-        total=total_nimg,
-        initial=counters["cur_nimg"],
-        desc="train-image",
-        unit="img",
-        file=sys.stderr,
-        dynamic_ncols=True,
-        mininterval=0.5,
-        disable=bool(os.environ.get("FAUXSHOP_QUIET")) or not env.is_main,
+    bar = progress_bar(
+        total_nimg, "train-image", "img", initial=counters["cur_nimg"], enabled=env.is_main
     )
     stats, tick_start_nimg, tick_start = TickStats(), counters["cur_nimg"], time.perf_counter()
     r_t, last_snapshot, row = float("nan"), snapshot.path if snapshot else None, {}
