@@ -114,3 +114,10 @@ def test_parse_size_rejects_garbage(text):
 def test_sides_must_be_powers_of_two():
     with pytest.raises(FauxshopError, match="powers of two"):
         PackConfig(100, 64)
+
+
+def test_pack_is_recorded_as_a_run(tmp_path):
+    store = _kept_store(tmp_path)
+    pack(store, tmp_path / "a.zip", PackConfig(32, 32))
+    run = store.db.execute("SELECT * FROM runs WHERE kind = 'pack'").fetchone()
+    assert run["status"] == "finished" and json.loads(run["summary"])["packed"] == 5

@@ -13,7 +13,7 @@ import io
 import json
 import zipfile
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from PIL import Image, ImageColor
@@ -90,7 +90,12 @@ def pack(store: Store, out: Path, config: PackConfig) -> dict:
     label_of = {name: i for i, name in enumerate(label_names)}
 
     labels, extras, corpus, skipped = [], {}, [], Counter()
-    with atomic_path(out) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
+    config_record = {"out": str(out), **asdict(config)}
+    with (
+        store.recorded_run("pack", config_record, lambda: {"packed": len(labels), **skipped}),
+        atomic_path(out) as tmp,
+        zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf,
+    ):
         for row in progress(rows, "pack", unit="img"):
             try:
                 with Image.open(row["image_path"]) as img:

@@ -281,15 +281,17 @@ def prune(
     verdicts: dict[str, str | None] = {}
     examples: dict[str, list[str]] = {}
     judged = progress(rows, "prune", total=len(rows), unit="img")
-    for batch in _batches(judged, config.batch_size):
-        with store.transaction():
-            for row in batch:
-                reason, measurements = _verdict(row, config)
-                store.set_verdict(row["id"], "pruned" if reason else "kept", reason, measurements)
-                counts[reason or "kept"] += 1
-                verdicts[row["sku"]] = reason
-                if reason and len(examples.setdefault(reason, [])) < sheet_size:
-                    examples[reason].append(row["image_path"])
+    with store.recorded_run("prune", asdict(config), lambda: dict(counts)):
+        for batch in _batches(judged, config.batch_size):
+            with store.transaction():
+                for row in batch:
+                    reason, measurements = _verdict(row, config)
+                    status = "pruned" if reason else "kept"
+                    store.set_verdict(row["id"], status, reason, measurements)
+                    counts[reason or "kept"] += 1
+                    verdicts[row["sku"]] = reason
+                    if reason and len(examples.setdefault(reason, [])) < sheet_size:
+                        examples[reason].append(row["image_path"])
     summary = {
         "judged": len(rows),
         "kept": counts["kept"],
