@@ -123,7 +123,7 @@ class StyleGAN2Loss:
     def d_r1(
         self, real: torch.Tensor, real_c: torch.Tensor, gain: float
     ) -> dict[str, torch.Tensor]:
-        """R1: D's gradient w.r.t. the (un-augmented) real images, squared, times gamma/2."""
+        """R1: squared gradient of D at the real images as D sees them (augmented), x gamma/2."""
         real = real.detach().requires_grad_(True)
         logits = self.discriminate(real, real_c)
         (grads,) = torch.autograd.grad(logits.sum(), real, create_graph=True)
