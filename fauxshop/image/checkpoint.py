@@ -281,7 +281,7 @@ def export_generator(path_or_run_dir: str | Path, out: str | Path) -> Path:
     meta.update(
         format=FORMAT,
         fauxshop_version=fauxshop.__version__,
-        exported_from=str(snapshot.path),
+        exported_from=snapshot.path.name,
         safetensors=out.name,
         safetensors_sha256=hashlib.sha256(data).hexdigest(),
     )
