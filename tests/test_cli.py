@@ -5,7 +5,10 @@ import pytest
 
 from fauxshop.cli import build_parser, main
 
-VERBS = ["demo", "demo-catalog", "ingest", "prune", "pack", "status"]
+VERBS = [
+    "demo", "demo-catalog", "ingest", "prune", "pack", "status",
+    "train-image", "generate", "mix", "walk", "metrics", "export-generator",
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("verb", VERBS)
