@@ -40,7 +40,7 @@ test: lint
 	$(BIN)/pytest
 
 demo: install
-	$(BIN)/fauxshop --workdir $(WORK) demo --n $(DEMO_N)
+	$(BIN)/fauxshop demo --workdir $(WORK) --n $(DEMO_N)
 
 clean:
 	rm -rf $(VENV) $(WORK)
