@@ -6,6 +6,24 @@ import json
 
 from fauxshop.catalog.store import Store
 
+# (heading, query giving (name, count) rows), shown only when the query finds rows.
+COUNT_SECTIONS = (
+    (
+        "kept per category:",
+        "SELECT category, COUNT(*) FROM products WHERE status = 'kept'"
+        " GROUP BY category ORDER BY COUNT(*) DESC",
+    ),
+    (
+        "rejected or pruned, per reason:",
+        "SELECT reject_reason, COUNT(*) FROM products WHERE reject_reason IS NOT NULL"
+        " GROUP BY reject_reason ORDER BY COUNT(*) DESC",
+    ),
+    (
+        "table rows that could not become products:",
+        "SELECT reason, COUNT(*) FROM ingest_rejects GROUP BY reason ORDER BY COUNT(*) DESC",
+    ),
+)
+
 
 def format_status(store: Store) -> str:
     db = store.db
@@ -14,28 +32,11 @@ def format_status(store: Store) -> str:
     lines.append(f"products: {sum(counts.values())}")
     lines += [f"  {status:<9} {n:>8}" for status, n in sorted(counts.items())]
 
-    kept = db.execute(
-        "SELECT category, COUNT(*) FROM products WHERE status = 'kept'"
-        " GROUP BY category ORDER BY COUNT(*) DESC"
-    ).fetchall()
-    if kept:
-        lines.append("kept per category:")
-        lines += [f"  {category or '(none)':<12} {n:>8}" for category, n in kept]
-
-    reasons = db.execute(
-        "SELECT reject_reason, COUNT(*) FROM products WHERE reject_reason IS NOT NULL"
-        " GROUP BY reject_reason ORDER BY COUNT(*) DESC"
-    ).fetchall()
-    if reasons:
-        lines.append("rejected or pruned, per reason:")
-        lines += [f"  {reason:<20} {n:>6}" for reason, n in reasons]
-
-    bad_rows = db.execute(
-        "SELECT reason, COUNT(*) FROM ingest_rejects GROUP BY reason ORDER BY COUNT(*) DESC"
-    ).fetchall()
-    if bad_rows:
-        lines.append("table rows that could not become products:")
-        lines += [f"  {reason:<20} {n:>6}" for reason, n in bad_rows]
+    for title, sql in COUNT_SECTIONS:
+        rows = db.execute(sql).fetchall()
+        if rows:
+            lines.append(title)
+            lines += [f"  {name or '(none)':<20} {n:>8}" for name, n in rows]
 
     runs = db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT 5").fetchall()
     if runs:
