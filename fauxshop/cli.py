@@ -138,26 +138,26 @@ def cmd_train_image(args) -> int:
 
 
 def _generator(args):
-    """The EMA generator named by RUN (run folder or snapshot file) and its class names."""
-    from fauxshop.image.checkpoint import load_generator, resolve_snapshot
+    """The EMA generator named by RUN (run folder or snapshot file) and its snapshot."""
+    from fauxshop.image.checkpoint import resolve_snapshot, snapshot_generator
 
     snapshot = resolve_snapshot(args.run)
-    return load_generator(snapshot.path, args.device), snapshot.meta.get("label_names")
+    return snapshot_generator(snapshot, args.device), snapshot
 
 
-def _class_index(G, label_names, name):
+def _class_index(G, snapshot, name):
     from fauxshop.latent.sampling import class_index
 
-    return None if name is None else class_index(G, name, label_names)
+    return None if name is None else class_index(G, name, snapshot.meta.get("label_names"))
 
 
 def cmd_generate(args) -> int:
     from fauxshop.latent.generate import generate
     from fauxshop.latent.sampling import parse_seeds, save_grid, save_images
 
-    G, names = _generator(args)
+    G, snapshot = _generator(args)
     seeds = parse_seeds(args.seeds)
-    images = generate(G, seeds, args.psi, _class_index(G, names, args.class_name))
+    images = generate(G, seeds, args.psi, _class_index(G, snapshot, args.class_name))
     if args.grid:
         print(f"grid: {save_grid(images, args.grid)}")
     if args.outdir or not args.grid:
@@ -171,7 +171,7 @@ def cmd_mix(args) -> int:
     from fauxshop.latent.mixing import parse_styles, style_mix_grid
     from fauxshop.latent.sampling import parse_seeds, save_png
 
-    G, names = _generator(args)
+    G, snapshot = _generator(args)
     styles = parse_styles(args.styles, G.num_ws, G.img_resolution)
     grid = style_mix_grid(
         G,
@@ -179,7 +179,7 @@ def cmd_mix(args) -> int:
         parse_seeds(args.cols),
         styles,
         args.psi,
-        _class_index(G, names, args.class_name),
+        _class_index(G, snapshot, args.class_name),
     )
     print(f"style-mixing grid (layers {styles}): {save_png(grid, args.out)}")
     return 0
@@ -189,24 +189,22 @@ def cmd_walk(args) -> int:
     from fauxshop.latent.sampling import parse_seeds
     from fauxshop.latent.walk import latent_walk, write_video
 
-    G, names = _generator(args)
+    G, snapshot = _generator(args)
     frames = latent_walk(
         G,
         parse_seeds(args.seeds),
         args.frames,
         args.psi,
-        class_index=_class_index(G, names, args.class_name),
+        class_index=_class_index(G, snapshot, args.class_name),
     )
     print(f"{len(frames)} frames: {write_video(frames, args.out, fps=args.fps)}")
     return 0
 
 
 def cmd_metrics(args) -> int:
-    from fauxshop.image.checkpoint import resolve_snapshot
     from fauxshop.metrics.fid import compute_metrics
 
-    G, _ = _generator(args)
-    snapshot = resolve_snapshot(args.run)
+    G, snapshot = _generator(args)
     archive = args.data or snapshot.meta.get("config", {}).get("data")
     if not archive:
         raise FauxshopError(f"{args.run}: no archive recorded; pass --data ARCHIVE.zip")

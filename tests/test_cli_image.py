@@ -103,3 +103,12 @@ def test_exported_generator_is_small_and_gives_the_same_images(run, tmp_path):
         read_snapshot(out).meta["label_names"]
         == read_snapshot(latest_snapshot(run)).meta["label_names"]
     )
+
+
+def test_metrics_reads_the_runs_archive_and_reports_each_metric(run, tmp_path, capsys):
+    args = ["metrics", str(run), "--metrics", "fid,kid", "--num", "8", "--max-real", "8"]
+    assert main([*args, "--workdir", str(tmp_path)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["fid"] > 0 and np.isfinite(result["kid"])
+    assert result["archive"].endswith("a.zip") and result["num"] == 8
+    assert any((tmp_path / "metric-cache").iterdir())  # real statistics cached

@@ -260,7 +260,13 @@ def load_generator(
     path_or_run_dir: str | Path, device: str | torch.device = "cpu", ema: bool = True
 ) -> Generator:
     """The (EMA, by default) generator of a snapshot or a run's newest one, in eval mode."""
-    snapshot = resolve_snapshot(path_or_run_dir)
+    return snapshot_generator(resolve_snapshot(path_or_run_dir), device, ema)
+
+
+def snapshot_generator(
+    snapshot: Snapshot, device: str | torch.device = "cpu", ema: bool = True
+) -> Generator:
+    """The generator of an already opened (and verified) snapshot."""
     G = Generator(**snapshot.meta["G_kwargs"])
     snapshot.load_module("G_ema" if ema else "G", G)
     return G.to(device).eval().requires_grad_(False)
