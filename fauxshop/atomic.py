@@ -10,25 +10,36 @@ from pathlib import Path
 from typing import IO
 
 
-def _umask() -> int:
+def _read_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
 
 
+_FILE_MODE = 0o666 & ~_read_umask()  # what open() would give a new file here
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temp path beside `path`; on success it replaces `path` in one rename."""
+def atomic_path(
+    path: str | os.PathLike, keep_suffix: bool = False, fsync: bool = True
+) -> Iterator[Path]:
+    """Yield a temp path beside `path`; on success it replaces `path` in one rename.
+
+    keep_suffix: the temp name ends in `path`'s extension, for writers that pick the format
+    from it. fsync=False: the caller syncs a whole batch itself (one fsync per file is slow).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    suffix = path.suffix if keep_suffix else ".tmp"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
-    tmp_path.chmod(0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode
+    tmp_path.chmod(_FILE_MODE)  # mkstemp makes 0600; outputs get the usual mode
     try:
         yield tmp_path
-        with open(tmp_path, "rb") as f:
-            os.fsync(f.fileno())
+        if fsync:
+            with open(tmp_path, "rb") as f:
+                os.fsync(f.fileno())
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)

@@ -1,8 +1,6 @@
-import os
-
 import pytest
 
-from fauxshop.atomic import atomic_open, atomic_write_bytes
+from fauxshop.atomic import atomic_open, atomic_path, atomic_write_bytes
 
 
 def test_atomic_write_replaces_whole_file(tmp_path):
@@ -23,10 +21,17 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
 
 
-def test_written_files_get_the_usual_permissions(tmp_path):
-    mask = os.umask(0o022)
-    try:
-        atomic_write_bytes(tmp_path / "f.bin", b"x")
-    finally:
-        os.umask(mask)
-    assert (tmp_path / "f.bin").stat().st_mode & 0o777 == 0o644
+def test_written_files_get_the_mode_a_plain_open_gives(tmp_path):
+    atomic_write_bytes(tmp_path / "f.bin", b"x")
+    (tmp_path / "plain.bin").write_bytes(b"x")
+    mode = (tmp_path / "f.bin").stat().st_mode & 0o777
+    assert mode == (tmp_path / "plain.bin").stat().st_mode & 0o777
+    assert mode != 0o600  # not mkstemp's private mode
+
+
+def test_temp_name_can_keep_the_extension_for_format_sniffing_writers(tmp_path):
+    with atomic_path(tmp_path / "walk.mp4", keep_suffix=True, fsync=False) as tmp:
+        assert tmp.suffix == ".mp4" and tmp.parent == tmp_path
+        tmp.write_bytes(b"video")
+    assert (tmp_path / "walk.mp4").read_bytes() == b"video"
+    assert [p.name for p in tmp_path.iterdir()] == ["walk.mp4"]

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from fauxshop.atomic import atomic_path
 from fauxshop.catalog.ingest import BATCH_SIZE, IngestReport, map_batches
 from fauxshop.catalog.store import ProductRecord, Store
 from fauxshop.errors import FauxshopError
@@ -166,18 +167,14 @@ def _png(image: np.ndarray) -> bytes:
 def _write_if_changed(path: Path, data: bytes) -> bool:
     """Write `path` unless it already holds `data`; True if it wrote.
 
-    Temp file + rename, like fauxshop.atomic, but without an fsync per file (70k fsyncs took
-    ~25 s here): the caller syncs once per batch, before the store refers to the files.
+    No fsync per file (70k fsyncs took ~25 s here): the caller syncs once per batch, before
+    the store refers to the files.
     """
     try:
         if os.path.getsize(path) == len(data) and path.read_bytes() == data:
             return False
     except FileNotFoundError:
         pass
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path, fsync=False) as tmp:
         tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return True

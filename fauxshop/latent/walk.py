@@ -8,16 +8,15 @@ stop and turn at each seed as it does with 'linear'.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
+from fauxshop.atomic import atomic_path
 from fauxshop.errors import FauxshopError
 from fauxshop.image.networks import Generator
 from fauxshop.latent.generate import render_ws, seeds_to_ws
@@ -66,20 +65,6 @@ def latent_walk(
         raise FauxshopError(f"frames must be >= 1, got {frames}")
     keys = seeds_to_ws(G, seeds, psi, class_index, batch)
     return render_ws(G, loop_ws(keys, frames, interpolation), noise_mode, batch, desc="walk")
-
-
-@contextlib.contextmanager
-def _atomic_same_suffix(path: Path) -> Iterator[Path]:
-    """A temp path beside `path` with its extension (writers pick the format from it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, path)
-    finally:
-        tmp_path.unlink(missing_ok=True)
 
 
 def ffmpeg_available() -> bool:
@@ -137,6 +122,6 @@ def write_video(frames: np.ndarray, path: str | os.PathLike, fps: float = 24) ->
     use_gif = path.suffix.lower() == ".gif" or not ffmpeg_available()
     if use_gif:
         path = path.with_suffix(".gif")
-    with _atomic_same_suffix(path) as tmp:
+    with atomic_path(path, keep_suffix=True) as tmp:
         (_write_gif if use_gif else _write_mp4)(frames, tmp, fps)
     return path
