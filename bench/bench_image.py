@@ -89,13 +89,14 @@ def _setup(name: str):
     import torch
 
     from fauxshop.image import train as T
+    from fauxshop.runtime import configure_torch
 
     h, w, zw, layers, base, cmax, batch = CONFIGS[name]
     config = T.TrainConfig(
         data="", out="", kimg=1.0, batch=batch, z_dim=zw, w_dim=zw, mapping_layers=layers,
         channel_base=base, channel_max=cmax, augment="fixed", aug_p=AUG_P,
     )  # fmt: skip
-    T._configure_torch(torch.device("cpu"))  # flush denormals, deterministic kernels
+    configure_torch(torch.device("cpu"))  # flush denormals, deterministic kernels
     archive = SimpleNamespace(
         c_dim=0, resolution=(h, w), channels=3, num_images=1, label=lambda i: torch.zeros(0)
     )
@@ -110,9 +111,10 @@ def bench_train(name: str, seconds: float) -> dict:
     import torch
 
     from fauxshop.image import train as T
+    from fauxshop.runtime import Dist
 
     config, archive = _setup(name)
-    run = T._build_run(config, T.Dist(0, 1, torch.device("cpu"), False), archive, None)
+    run = T._build_run(config, Dist(0, 1, torch.device("cpu"), False), archive, None)
     _channels_last(run.G, run.D, run.G_ema)
     h, w = archive.resolution
     real = torch.randint(0, 256, (config.batch, 3, h, w), dtype=torch.uint8)

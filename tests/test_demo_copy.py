@@ -8,12 +8,14 @@ import statistics
 
 import pytest
 
-from fauxshop.catalog.demo_copy import ATTRIBUTE_PHRASES, find_mentions, write_copy
+from fauxshop.catalog.demo_copy import write_copy
 from fauxshop.catalog.taxonomy import (
+    ATTRIBUTE_PHRASES,
     ATTRIBUTE_VALUES,
     CATEGORIES,
     CATEGORY_ATTRIBUTES,
     CATEGORY_SHARES,
+    find_mentions,
 )
 
 

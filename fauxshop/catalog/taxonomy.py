@@ -6,6 +6,8 @@ One place names every category and attribute value, so a description that says
 
 from __future__ import annotations
 
+import re
+
 # Long-tailed like a dress retailer's catalog: dresses dominate, jumpsuits are rare.
 CATEGORY_SHARES: dict[str, float] = {
     "dress": 0.72,
@@ -52,3 +54,72 @@ ATTRIBUTE_VALUES: dict[str, tuple[str, ...]] = {
     "length": LENGTHS,
     "neckline": NECKLINES,
 }
+
+# Every surface phrase for an attribute value (plus common spelling variants): the demo copy
+# writes values only through these, and the text checks read them back with find_mentions.
+ATTRIBUTE_PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
+    "colour": {
+        "black": ("black",),
+        "white": ("white",),
+        "red": ("red",),
+        "navy": ("navy", "navy blue"),
+        "blue": ("blue",),
+        "green": ("green",),
+        "yellow": ("yellow",),
+        "pink": ("pink",),
+        "purple": ("purple",),
+        "orange": ("orange",),
+        "brown": ("brown",),
+        "grey": ("grey", "gray"),
+        "beige": ("beige",),
+    },
+    "pattern": {
+        "solid": ("solid", "solid colour", "solid-colour"),
+        "stripes": ("stripes", "striped", "stripe"),
+        "dots": ("dots", "dot print", "polka dots", "polka-dot", "polka dot", "dotted"),
+        "floral": ("floral", "florals", "flower print", "flower-print", "flowers"),
+        "plaid": ("plaid", "tartan"),
+    },
+    "sleeve": {
+        "sleeveless": ("sleeveless",),
+        "short": ("short sleeves", "short sleeve", "short-sleeved", "short-sleeve"),
+        "long": ("long sleeves", "long sleeve", "long-sleeved", "long-sleeve"),
+    },
+    "length": {
+        "mini": ("mini", "mini-length"),
+        "knee": ("knee", "knee-length", "knee length"),
+        "midi": ("midi", "midi-length", "mid-calf"),
+        "maxi": ("maxi", "maxi-length", "floor-length", "ankle-length"),
+    },
+    "neckline": {
+        "crew": ("crew neck", "crew-neck", "crewneck", "crew neckline", "round neck"),
+        "v-neck": ("v-neck", "v neck", "v-neckline", "v neckline"),
+        "square": ("square neck", "square-neck", "square neckline"),
+        "boat": ("boat neck", "boat-neck", "boat neckline", "bateau neckline", "bateau"),
+    },
+}
+
+_PHRASE_VALUE: dict[str, tuple[str, str]] = {
+    phrase.lower(): (attribute, value)
+    for attribute, values in ATTRIBUTE_PHRASES.items()
+    for value, phrases in values.items()
+    for phrase in phrases
+}
+# Longest alternative first, so "knee-length" is one mention and "polka dots" is not also "dots".
+_MENTION_RE = re.compile(
+    r"(?<!\w)("
+    + "|".join(
+        re.escape(p).replace(r"\ ", r"\s+") for p in sorted(_PHRASE_VALUE, key=len, reverse=True)
+    )
+    + r")(?!\w)",
+    re.IGNORECASE,
+)
+
+
+def find_mentions(text: str) -> dict[str, set[str]]:
+    """Which attribute values `text` names; only attributes with a mention are keys."""
+    mentions: dict[str, set[str]] = {}
+    for match in _MENTION_RE.finditer(text):
+        attribute, value = _PHRASE_VALUE[re.sub(r"\s+", " ", match.group(1).lower())]
+        mentions.setdefault(attribute, set()).add(value)
+    return mentions

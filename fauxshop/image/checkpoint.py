@@ -19,14 +19,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import random
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import safetensors.torch
 import torch
 from torch import nn
@@ -35,6 +32,7 @@ import fauxshop
 from fauxshop.atomic import atomic_open, atomic_write_bytes
 from fauxshop.errors import FauxshopError
 from fauxshop.image.networks import Generator
+from fauxshop.runtime import capture_rng, restore_rng
 
 FORMAT = "fauxshop-image-snapshot/1"
 SNAPSHOT_RE = re.compile(r"^snapshot-\d{6,}(-\d{9,})?\.json$")
@@ -48,44 +46,6 @@ def snapshot_name(run_dir: Path, cur_nimg: int) -> str:
         if json.loads((run_dir / f"{stem}.json").read_text())["cur_nimg"] != cur_nimg:
             stem += f"-{cur_nimg:09d}"
     return stem
-
-
-# ----------------------------------------------------------------------------------------------
-# RNG state: every generator a training step draws from, so a resumed run draws the same numbers.
-
-
-def capture_rng() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """(tensors, JSON) holding the torch, CUDA, numpy and python RNG states."""
-    tensors = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        tensors["cuda"] = torch.stack(torch.cuda.get_rng_state_all())
-    version, words, gauss = random.getstate()
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    state = {
-        "python": [version, list(words), gauss],
-        "numpy": [kind, keys.tolist(), pos, has_gauss, cached],
-    }
-    return tensors, state
-
-
-def restore_rng(tensors: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
-    torch.set_rng_state(tensors["torch"])
-    if "cuda" in tensors and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(list(tensors["cuda"]))
-    version, words, gauss = state["python"]
-    random.setstate((version, tuple(words), gauss))
-    kind, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
-
-
-@contextlib.contextmanager
-def rng_preserved() -> Iterator[None]:
-    """Run side work (sample grids, metrics) without moving any RNG the training draws from."""
-    tensors, state = capture_rng()
-    try:
-        yield
-    finally:
-        restore_rng(tensors, state)
 
 
 # ----------------------------------------------------------------------------------------------

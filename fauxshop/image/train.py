@@ -18,8 +18,6 @@ import copy
 import csv
 import dataclasses
 import json
-import os
-import random
 import sys
 import time
 from collections.abc import Iterator
@@ -27,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from PIL import Image
@@ -39,7 +36,6 @@ from fauxshop.image.checkpoint import (
     Snapshot,
     latest_snapshot,
     read_snapshot,
-    rng_preserved,
     save_checkpoint,
 )
 from fauxshop.image.dataset import ImageArchive, InfiniteSampler
@@ -48,6 +44,15 @@ from fauxshop.image.loss import StyleGAN2Loss, r1_gamma_heuristic
 from fauxshop.image.networks import Discriminator, Generator
 from fauxshop.metrics.fid import compute_metrics
 from fauxshop.progress import bar as progress_bar
+from fauxshop.runtime import (
+    Dist,
+    average_grads,
+    broadcast,
+    configure_torch,
+    process_group,
+    rng_preserved,
+    seed_everything,
+)
 
 AUGMENT_MODES = {"ada": "adaptive", "fixed": "fixed", "noaug": "off"}
 AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -164,71 +169,6 @@ def ema_beta(batch: int, ema_kimg: float, ema_rampup: float, cur_nimg: int) -> f
     if ema_rampup > 0:
         ema_nimg = min(ema_nimg, cur_nimg * ema_rampup)
     return 0.5 ** (batch / max(ema_nimg, 1e-8))
-
-
-# ----------------------------------------------------------------------------------------------
-# Processes and devices
-
-
-@dataclass
-class Dist:
-    rank: int
-    world_size: int
-    device: torch.device
-    owns_group: bool  # we initialised the process group, so we tear it down
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def _setup_dist(device_name: str) -> Dist:
-    """Read torchrun's environment, pick this process's device, join the process group."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    if device_name == "auto":
-        device_name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(device_name)
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    owns = world_size > 1 and not dist.is_initialized()
-    if owns:
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return Dist(rank, world_size, device, owns)
-
-
-def _configure_torch(device: torch.device) -> None:
-    """CPU: flush denormals (20-30x faster here, DESIGN.md) and deterministic kernels."""
-    if device.type == "cpu":
-        torch.set_flush_denormal(True)
-        torch.use_deterministic_algorithms(True, warn_only=True)
-
-
-def _average_grads(params: list[torch.nn.Parameter], world_size: int) -> None:
-    """One all_reduce for all gradients of a phase: DDP's effect without its wrapper."""
-    grads = [p.grad for p in params if p.grad is not None]
-    if world_size == 1 or not grads:
-        return
-    flat = torch.cat([g.flatten() for g in grads])
-    dist.all_reduce(flat)
-    flat /= world_size
-    for g, chunk in zip(grads, flat.split([g.numel() for g in grads]), strict=True):
-        g.copy_(chunk.view_as(g))
-
-
-def _broadcast(modules: list[torch.nn.Module]) -> None:
-    """Start every rank from rank 0's weights and buffers."""
-    for module in modules:
-        for tensor in module.state_dict().values():
-            dist.broadcast(tensor, src=0)
-
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -442,17 +382,8 @@ class Run:
 
 def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
     """Train (or resume) a run in config.out; returns the last tick's statistics."""
-    env = _setup_dist(config.device)
-    try:
-        result = _train(config, resume, env)
-    except BaseException:
-        if env.owns_group:
-            dist.destroy_process_group()
-        raise
-    if env.owns_group:
-        dist.barrier()  # without it rank 1 may abort while rank 0 tears down (DESIGN.md)
-        dist.destroy_process_group()
-    return result
+    with process_group(config.device) as env:
+        return _train(config, resume, env)
 
 
 def _open_snapshot(config: TrainConfig, resume: bool, archive: ImageArchive) -> Snapshot | None:
@@ -479,7 +410,7 @@ def _build_run(
         raise FauxshopError(
             f"batch {config.batch} must divide evenly over {env.world_size} processes"
         )
-    _seed_everything(config.seed)
+    seed_everything(config.seed)
     G, D = _build_networks(config, archive)
     G_ema = copy.deepcopy(G).eval()
     if snapshot is None and config.init_from:
@@ -552,24 +483,24 @@ def _train_step(run: Run, real: torch.Tensor, real_c: torch.Tensor, step: int) -
     _set_trainable(run.g_params, run.d_params)
     run.opt_G.zero_grad(set_to_none=True)
     stats.update(loss.g_main(*run.latents()))
-    _average_grads(run.g_params, world)
+    average_grads(run.g_params, world)
     run.opt_G.step()
     if run.g_reg_interval and step % run.g_reg_interval == 0:
         run.opt_G.zero_grad(set_to_none=True)
         stats.update(loss.g_pl(*run.latents(), gain=run.g_reg_interval))
-        _average_grads(run.g_params, world)
+        average_grads(run.g_params, world)
         run.opt_G.step()
 
     _set_trainable(run.d_params, run.g_params)
     run.opt_D.zero_grad(set_to_none=True)
     stats.update(loss.d_main(real, real_c, *run.latents()))
     run.ada.accumulate(stats["real_logits"])
-    _average_grads(run.d_params, world)
+    average_grads(run.d_params, world)
     run.opt_D.step()
     if step % run.config.r1_interval == 0:
         run.opt_D.zero_grad(set_to_none=True)
         stats.update(loss.d_r1(real, real_c, gain=run.config.r1_interval))
-        _average_grads(run.d_params, world)
+        average_grads(run.d_params, world)
         run.opt_D.step()
     return stats
 
@@ -578,13 +509,13 @@ COUNTERS = ("cur_nimg", "step", "tick", "sampler_position")
 
 
 def _train(config: TrainConfig, resume: bool, env: Dist) -> dict[str, Any]:
-    _configure_torch(env.device)
+    configure_torch(env.device)
     archive = ImageArchive(config.data, use_labels=config.cond, xflip=config.mirror)
     snapshot = _open_snapshot(config, resume, archive)
     run = _build_run(config, env, archive, snapshot)
     counters = _restore(run, snapshot) if snapshot else dict.fromkeys(COUNTERS, 0)
     if env.world_size > 1:
-        _broadcast([run.G, run.D, run.G_ema])
+        broadcast([run.G, run.D, run.G_ema])
     if env.device.type == "cpu":
         for module in (run.G, run.D, run.G_ema):
             module.to(memory_format=torch.channels_last)
@@ -603,7 +534,7 @@ def _train(config: TrainConfig, resume: bool, env: Dist) -> dict[str, Any]:
         snapshot.restore_rng()
     # Each rank draws its own latents; rank 0's stream is the one snapshots record.
     if snapshot is None or env.rank > 0:
-        _seed_everything(
+        seed_everything(
             (config.seed * env.world_size + env.rank) * 1_000_003 + counters["cur_nimg"]
         )
     if env.is_main:
