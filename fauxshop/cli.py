@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from fauxshop import __version__
+from fauxshop.atomic import atomic_open
 from fauxshop.catalog.images import DEFAULT_MAX_PIXELS
 from fauxshop.catalog.prune import PruneConfig
 from fauxshop.config_args import add_dataclass_args, dataclass_from_args
@@ -51,8 +52,15 @@ def _store(args):
 
 # -- verbs ------------------------------------------------------------------------
 def cmd_demo_catalog(args) -> int:
-    from fauxshop.catalog.demo_catalog import write_demo_catalog
+    from fauxshop.catalog.demo_catalog import demo_corpus, write_demo_catalog
 
+    if args.corpus_only:
+        rows = demo_corpus(args.n, args.seed)
+        path = args.out / "corpus.jsonl"
+        with atomic_open(path, encoding="utf-8") as f:
+            f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+        print(f"wrote {len(rows)} records to {path}; next: fauxshop train-text --corpus {path}")
+        return 0
     summary = write_demo_catalog(args.out, n=args.n, seed=args.seed, flaw_rate=args.flaw_rate)
     print(json.dumps(summary, indent=2))
     print(f"wrote {args.out}/products.jsonl; next: fauxshop ingest {args.out}/products.jsonl")
@@ -232,6 +240,77 @@ def cmd_export_generator(args) -> int:
     return 0
 
 
+def _default_corpus(args) -> Path:
+    """The corpus of the newest archive in the workspace (pack writes one beside each)."""
+    archives = Workspace.open(args.workdir).archives_dir
+    found = sorted(archives.glob("*.corpus.jsonl"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise FauxshopError(f"{archives}: no corpus; run `fauxshop pack` first or pass --corpus")
+    return found[-1]
+
+
+def cmd_train_text(args) -> int:
+    from fauxshop.text.train import TextTrainConfig, train_text
+
+    if args.resume:
+        config_path = args.resume / "config.json"
+        try:
+            saved = json.loads(config_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise FauxshopError(f"{config_path}: cannot read the run's config ({e})") from e
+        saved["out"] = str(args.resume)
+        if args.cfg_max_steps is not None:
+            saved["max_steps"] = args.cfg_max_steps
+        config = TextTrainConfig(**saved)
+    else:
+        if args.cfg_out is None:
+            raise FauxshopError("train-text: --out RUN_DIR required (or --resume RUN)")
+        corpus = args.cfg_corpus or _default_corpus(args)
+        overrides = {"corpus": str(corpus)}
+        if args.cfg_max_steps is None:
+            overrides["max_steps"] = TextTrainConfig.max_steps
+        config = dataclass_from_args(TextTrainConfig, args, **overrides)
+        print(f"corpus: {config.corpus}")
+    result = train_text(config, resume=bool(args.resume))
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _sampling_config(args):
+    from fauxshop.text.sample import SamplingConfig
+
+    return dataclass_from_args(SamplingConfig, args)
+
+
+def cmd_write(args) -> int:
+    from fauxshop.text.models import load_trained
+    from fauxshop.text.sample import write
+
+    model, tokenizer, meta = load_trained(args.run, args.device)
+    contexts = args.context or [None]
+    fmt = meta.get("format", "context")
+    records = write(model, tokenizer, contexts, _sampling_config(args), fmt)
+    for record in records:
+        if args.jsonl:
+            print(json.dumps(record, ensure_ascii=False))
+        else:
+            print(f"== {record['context'] or '(free)'}\n{record['description']}\n")
+    return 0
+
+
+def cmd_eval_text(args) -> int:
+    from fauxshop.metrics.text import format_table
+    from fauxshop.text.evaluate import evaluate_run
+
+    rows = {}
+    for run in args.runs:
+        result = evaluate_run(run, args.corpus, args.contexts, _sampling_config(args))
+        rows[str(run)] = {k: v for k, v in result.items() if k not in ("run", "examples")}
+        print(f"{run}: wrote {run}/eval.json", file=sys.stderr)
+    print(format_table(rows))
+    return 0
+
+
 def cmd_status(args) -> int:
     from fauxshop.catalog.status import format_status
 
@@ -281,6 +360,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=1000, help="number of products")
     p.add_argument("--seed", type=int, default=0, help="same seed, same bytes")
     p.add_argument("--flaw-rate", type=float, default=0.08, help="share of flawed photos")
+    p.add_argument(
+        "--corpus-only",
+        action="store_true",
+        help="write only the text corpus (OUT/corpus.jsonl, as pack writes it): no photos",
+    )
 
     p = _verb(
         sub,
@@ -343,6 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", choices=("train", "val", "test"), help="pack one split only")
 
     _add_image_verbs(sub, common)
+    _add_text_verbs(sub, common)
     _verb(
         sub,
         "status",
@@ -454,6 +539,69 @@ def _add_image_verbs(sub, common) -> None:
         common,
     )
     p.add_argument("--out", type=Path, required=True, help="output .safetensors (+ .json)")
+
+
+def _add_text_verbs(sub, common) -> None:
+    from fauxshop.text.sample import SamplingConfig
+    from fauxshop.text.train import TextTrainConfig
+
+    p = _verb(
+        sub,
+        "train-text",
+        cmd_train_text,
+        "fine-tune a causal LM (or train a GPT-2 from zero) on the catalog's descriptions",
+        "fauxshop train-text --from-scratch tiny --max-steps 2000 --out runs/text",
+        common,
+    )
+    p.add_argument("--resume", type=Path, metavar="RUN", help="continue this run exactly")
+    help_of = {n: f.metadata["help"] for n, f in TextTrainConfig.__dataclass_fields__.items()}
+    p.add_argument("--out", dest="cfg_out", metavar="RUN_DIR", help=help_of["out"])
+    p.add_argument(
+        "--corpus",
+        dest="cfg_corpus",
+        metavar="JSONL",
+        help="corpus JSONL (default: the newest in WORKDIR/archives, written by pack)",
+    )
+    p.add_argument(
+        "--max-steps",
+        dest="cfg_max_steps",
+        type=int,
+        metavar="N",
+        help=f"optimizer steps in all (default: {TextTrainConfig.max_steps}; "
+        "with --resume: the new total)",
+    )
+    add_dataclass_args(p, TextTrainConfig, "training", skip=("out", "corpus", "max_steps"))
+
+    p = _verb(
+        sub,
+        "write",
+        cmd_write,
+        "write product descriptions from contexts (or freely) with a trained text model",
+        'fauxshop write runs/text --context "sleeveless red asymmetric dress" --n 5',
+        common,
+    )
+    p.add_argument("run", type=Path, help="text run folder (or any saved model folder)")
+    p.add_argument(
+        "--context",
+        action="append",
+        help="tags to write from, e.g. 'sleeveless red midi dress' (repeatable; none: free)",
+    )
+    p.add_argument("--jsonl", action="store_true", help="one JSON record per line")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    add_dataclass_args(p, SamplingConfig, "sampling")
+
+    p = _verb(
+        sub,
+        "eval-text",
+        cmd_eval_text,
+        "val perplexity and text metrics (coverage, contradictions, distinct-n, memorisation)",
+        "fauxshop eval-text runs/text runs/text-smollm2 --contexts 100",
+        common,
+    )
+    p.add_argument("runs", type=Path, nargs="+", help="text run folders, one table row each")
+    p.add_argument("--corpus", type=Path, help="corpus JSONL (default: the one the run used)")
+    p.add_argument("--contexts", type=int, default=100, help="held-out contexts to write from")
+    add_dataclass_args(p, SamplingConfig, "sampling")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,3 +5,48 @@ import pytest
 def _quiet(monkeypatch):
     """No progress bars in test output."""
     monkeypatch.setenv("FAUXSHOP_QUIET", "1")
+
+
+def write_jsonl(path, rows) -> None:
+    import json
+
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def text_corpus(tmp_path_factory):
+    """A 160-record corpus of demo catalog copy, as `fauxshop pack` writes it."""
+    from fauxshop.catalog.demo_catalog import demo_corpus
+
+    path = tmp_path_factory.mktemp("text") / "demo.corpus.jsonl"
+    write_jsonl(path, demo_corpus(160, seed=3))
+    return path
+
+
+# A GPT-2 small enough to train for a few dozen steps in seconds.
+TINY_TEXT = {
+    "from_scratch": "tiny",
+    "bpe_vocab": 400,
+    "block_size": 64,
+    "batch": 8,
+    "lr": 3e-3,
+    "warmup_steps": 5,
+    "eval_windows": 8,
+    "sample_every": 0,
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_text_run(text_corpus, tmp_path_factory):
+    """A tiny run trained for 60 steps on `text_corpus` (shared: training is the slow part)."""
+    import os
+
+    from fauxshop.text.train import TextTrainConfig, train_text
+
+    os.environ["FAUXSHOP_QUIET"] = "1"
+    out = tmp_path_factory.mktemp("text-run") / "run"
+    config = TextTrainConfig(
+        out=str(out), corpus=str(text_corpus), max_steps=60, eval_every=20, **TINY_TEXT
+    )
+    train_text(config)
+    return out

@@ -112,6 +112,27 @@ def demo_product(seed: int, index: int, flaw_rate: float) -> DemoProduct:
     return DemoProduct(record, truth, image)
 
 
+def demo_corpus(n: int, seed: int = 0) -> list[dict]:
+    """The catalog's text alone, as `fauxshop pack` writes its corpus: no photo is rendered,
+    so a text model can train on many more records than the photos would allow in time."""
+    rows = []
+    for index in range(n):
+        plan = plan_product(seed, index, flaw_rate=0.0)
+        product = {"sku": plan.sku, "category": plan.category, **plan.attrs}
+        title, description = write_copy(product, random.Random(plan.copy_seed))
+        rows.append(
+            {
+                "sku": plan.sku,
+                "title": title,
+                "category": plan.category,
+                "attributes": plan.attrs,
+                "description": description,
+                "split": plan.split,
+            }
+        )
+    return rows
+
+
 def write_demo_catalog(out: Path, n: int, seed: int = 0, flaw_rate: float = 0.08) -> dict:
     """Render `n` products into OUT/products.jsonl, OUT/images/ and OUT/ground_truth.jsonl."""
     if not 0 < n <= 1_000_000:

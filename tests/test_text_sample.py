@@ -1,0 +1,135 @@
+"""Writing descriptions: EOS stops, seeds repeat, left padding is invisible; eval and CLI verbs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from conftest import write_jsonl
+
+from fauxshop.cli import main
+from fauxshop.errors import FauxshopError
+from fauxshop.text.evaluate import evaluate_run
+from fauxshop.text.models import load_trained
+from fauxshop.text.sample import SamplingConfig, write
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_text_run):
+    return load_trained(tiny_text_run)
+
+
+def test_same_seed_same_text_other_seed_other_text(trained):
+    model, tokenizer, _ = trained
+    contexts = ["sleeveless red midi dress", "striped top"]
+    settings = SamplingConfig(n=2, seed=7, max_new_tokens=40)
+    first = write(model, tokenizer, contexts, settings)
+    assert write(model, tokenizer, contexts, settings) == first
+    other = write(model, tokenizer, contexts, SamplingConfig(n=2, seed=8, max_new_tokens=40))
+    assert [r["description"] for r in other] != [r["description"] for r in first]
+    assert [r["context"] for r in first] == [contexts[0]] * 2 + [contexts[1]] * 2
+
+
+def test_left_padding_does_not_change_a_greedy_text(trained):
+    model, tokenizer, _ = trained
+    greedy = SamplingConfig(temperature=0, max_new_tokens=30)
+    alone = write(model, tokenizer, ["red dress"], greedy)
+    longer = "long-sleeved black polka-dot maxi v-neck dress"
+    padded = write(model, tokenizer, [longer, "red dress"], greedy)
+    assert padded[1] == alone[0]
+
+
+def _make_eos_certain(model, tokenizer) -> None:
+    """Pin the last hidden state to EOS's (enlarged, tied) embedding: EOS always wins."""
+    with torch.no_grad():
+        eos = model.get_input_embeddings().weight[tokenizer.eos_token_id]
+        eos *= 100
+        model.transformer.ln_f.weight.zero_()
+        model.transformer.ln_f.bias.copy_(eos / eos.norm())
+
+
+def test_writing_stops_at_eos_and_reports_the_limit_otherwise(tiny_text_run):
+    model, tokenizer, _ = load_trained(tiny_text_run)
+    limited = write(model, tokenizer, ["red dress"], SamplingConfig(n=3, max_new_tokens=5))
+    assert all(r["tokens"] <= 5 for r in limited)
+    _make_eos_certain(model, tokenizer)
+    stopped = write(model, tokenizer, ["red dress", None], SamplingConfig(max_new_tokens=50))
+    assert [(r["tokens"], r["finished"], r["description"]) for r in stopped] == [
+        (0, True, ""),
+        (0, True, ""),
+    ]
+
+
+def test_a_context_longer_than_the_window_is_refused(trained):
+    model, tokenizer, _ = trained
+    with pytest.raises(FauxshopError, match="the model's window is 64"):
+        write(model, tokenizer, ["red " * 100], SamplingConfig())
+
+
+def test_max_new_tokens_is_cut_to_the_window_with_a_warning(trained, capsys):
+    model, tokenizer, _ = trained
+    records = write(model, tokenizer, ["red dress"], SamplingConfig(max_new_tokens=500))
+    assert "--max-new-tokens 500 cut to" in capsys.readouterr().err
+    assert records[0]["tokens"] < 64
+
+
+def test_eval_reports_perplexity_and_text_metrics(tiny_text_run):
+    result = evaluate_run(tiny_text_run, contexts=4, sampling=SamplingConfig(max_new_tokens=40))
+    assert result["samples"] == 4
+    assert result["val_ppl"] == pytest.approx(2.718281828 ** result["val_loss"], rel=1e-3)
+    assert 0.0 <= result["attribute_coverage"] <= 1.0
+    assert 0.0 <= result["contradiction_rate"] <= 1.0
+    assert result["copy_rate"] == 0.0
+    saved = json.loads((tiny_text_run / "eval.json").read_text())
+    assert saved["val_loss"] == result["val_loss"]
+
+
+def test_write_verb_prints_jsonl_records(tiny_text_run, capsys):
+    argv = ["write", str(tiny_text_run), "--context", "red midi dress", "--n", "2"]
+    assert main([*argv, "--jsonl", "--max-new-tokens", "20"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(records) == 2
+    assert {r["context"] for r in records} == {"red midi dress"}
+    assert all(set(r) == {"context", "description", "tokens", "finished"} for r in records)
+
+
+def test_eval_text_verb_prints_one_row_per_run(tiny_text_run, capsys):
+    argv = ["eval-text", str(tiny_text_run), "--contexts", "2", "--max-new-tokens", "20"]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert "val_ppl" in lines[0] and "attribute_coverage" in lines[0]
+    assert len(lines) == 3 and str(tiny_text_run) in lines[2]
+
+
+def test_train_text_verb_finds_the_workspace_corpus(text_corpus, tmp_path, capsys):
+    archives = tmp_path / "work" / "archives"
+    archives.mkdir(parents=True)
+    rows = [json.loads(line) for line in text_corpus.read_text().splitlines()]
+    write_jsonl(archives / "demo-64x32.corpus.jsonl", rows[:40])
+    argv = ["train-text", "--workdir", str(tmp_path / "work"), "--out", str(tmp_path / "run")]
+    argv += ["--from-scratch", "tiny", "--bpe-vocab", "300", "--block-size", "32", "--batch", "4"]
+    assert main([*argv, "--max-steps", "2", "--eval-every", "2", "--sample-every", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "demo-64x32.corpus.jsonl" in out
+    assert json.loads(out[out.index("{") :])["step"] == 2
+    assert main(["train-text", "--resume", str(tmp_path / "run"), "--max-steps", "3"]) == 0
+    assert (tmp_path / "run" / "best" / "config.json").is_file()
+
+
+def test_train_text_verb_without_a_corpus_says_what_to_do(tmp_path, capsys):
+    argv = ["train-text", "--workdir", str(tmp_path), "--from-scratch", "tiny"]
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 2
+    assert "no corpus; run `fauxshop pack` first or pass --corpus" in capsys.readouterr().err
+
+
+def test_write_verb_on_a_folder_without_a_model(tmp_path, capsys):
+    assert main(["write", str(tmp_path)]) == 2
+    assert "no text model here" in capsys.readouterr().err
+
+
+def test_demo_catalog_can_write_the_corpus_alone(tmp_path, capsys):
+    assert main(["demo-catalog", str(tmp_path), "--n", "30", "--corpus-only"]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "corpus.jsonl").read_text().splitlines()]
+    assert len(rows) == 30 and not (tmp_path / "images").exists()
+    assert set(rows[0]) == {"sku", "title", "category", "attributes", "description", "split"}
