@@ -1,6 +1,6 @@
 import pytest
 
-from fauxshop.atomic import atomic_open, atomic_path, atomic_write_bytes
+from fauxshop.atomic import atomic_dir, atomic_open, atomic_path, atomic_write_bytes, recover_dir
 
 
 def test_atomic_write_replaces_whole_file(tmp_path):
@@ -35,3 +35,25 @@ def test_temp_name_can_keep_the_extension_for_format_sniffing_writers(tmp_path):
         tmp.write_bytes(b"video")
     assert (tmp_path / "walk.mp4").read_bytes() == b"video"
     assert [p.name for p in tmp_path.iterdir()] == ["walk.mp4"]
+
+
+def test_a_folder_is_swapped_in_whole_or_not_at_all(tmp_path):
+    target = tmp_path / "model"
+    with atomic_dir(target) as tmp:
+        (tmp / "weights").write_text("v1")
+    with pytest.raises(RuntimeError), atomic_dir(target) as tmp:
+        (tmp / "weights").write_text("half of v2")
+        raise RuntimeError("crash mid-save")
+    assert (target / "weights").read_text() == "v1"
+    with atomic_dir(target) as tmp:
+        (tmp / "weights").write_text("v2")
+    assert (target / "weights").read_text() == "v2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_a_crash_between_the_two_renames_is_recovered(tmp_path):
+    old = tmp_path / "model.old"  # what a crash after "rename aside" leaves
+    old.mkdir()
+    (old / "weights").write_text("v1")
+    assert (recover_dir(tmp_path / "model") / "weights").read_text() == "v1"
+    assert not old.exists()

@@ -8,6 +8,7 @@ from fauxshop.cli import build_parser, main
 VERBS = [
     "demo", "demo-catalog", "ingest", "prune", "pack", "status",
     "train-image", "generate", "mix", "walk", "metrics", "export-generator",
+    "train-text", "write", "eval-text",
 ]  # fmt: skip
 
 
@@ -63,7 +64,10 @@ def test_pipeline_verbs_end_to_end(tmp_path, capsys):
 def test_demo_runs_every_stage(tmp_path, capsys):
     assert main(["demo", "--n", "48", "--workdir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    for stage in ("demo-catalog", "ingest", "prune", "pack"):
+    for stage in ("demo-catalog", "ingest", "prune", "pack", "train-text", "write"):
         assert f"== {stage}" in out
     assert (tmp_path / "archives" / "demo-64x32.zip").exists()
     assert (tmp_path / "archives" / "demo-128x64.corpus.jsonl").exists()
+    descriptions = (tmp_path / "exports" / "demo" / "descriptions.jsonl").read_text()
+    assert all(json.loads(line)["description"] for line in descriptions.splitlines())
+    assert "attribute_coverage" in out

@@ -210,3 +210,11 @@ def test_two_processes_under_torchrun_match_one(text_corpus, tmp_path):
     b, _, _ = load_trained(Path(double.out) / "checkpoint")
     for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         assert torch.allclose(pa, pb, atol=1e-5), name
+
+
+def test_a_time_budget_ends_the_run_evaluated_and_checkpointed(text_corpus, tmp_path):
+    config = _config(tmp_path, text_corpus, max_steps=1000, max_minutes=0.0)
+    result = train_text(config)
+    assert result["step"] == 1 and "val_loss" in result
+    assert (Path(config.out) / "checkpoint" / text_train.STATE_FILE).is_file()
+    assert (Path(config.out) / "best" / "config.json").is_file()

@@ -64,6 +64,7 @@ AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 RESUMABLE_CHANGES = frozenset(
     {
         "max_steps",
+        "max_minutes",
         "eval_every",
         "eval_windows",
         "sample_every",
@@ -103,6 +104,10 @@ class TextTrainConfig:
     batch: int = field(default=16, metadata=_help("windows per optimizer step, all ranks"))
     grad_accum: int = field(default=1, metadata=_help("micro-batches per optimizer step"))
     max_steps: int = field(default=2000, metadata=_help("optimizer steps in all"))
+    max_minutes: float | None = field(
+        default=None,
+        metadata=_help("also stop (evaluated, checkpointed) after this much wall-clock time"),
+    )
     lr: float | None = field(
         default=None, metadata=_help("peak learning rate (none: 6e-4 from scratch, 1e-4 base)")
     )
@@ -426,6 +431,16 @@ def _eval_and_save(run: Run, train_loss: float, started: float, tokens_at_start:
     return row
 
 
+def _out_of_time(run: Run, started: float) -> bool:
+    """Whether --max-minutes is spent; rank 0's clock decides for every rank."""
+    if run.config.max_minutes is None:
+        return False
+    spent = torch.tensor(float(time.perf_counter() - started >= run.config.max_minutes * 60))
+    if run.env.world_size > 1:
+        dist.broadcast(spent, src=0)
+    return bool(spent.item())
+
+
 def train_text(config: TextTrainConfig, resume: bool = False) -> dict[str, Any]:
     """Train (or resume) a text run in config.out; returns the last evaluation's row."""
     with process_group(config.device) as env:
@@ -453,7 +468,7 @@ def _train(config: TextTrainConfig, resume: bool, env: Dist) -> dict[str, Any]:
             bar.update(1)
             rate = (run.tokens_seen - tokens_at_start) / max(time.perf_counter() - started, 1e-9)
             bar.set_postfix(loss=f"{losses[-1]:.3f}", tok_s=f"{rate:.0f}")
-            last = run.step == config.max_steps
+            last = run.step == config.max_steps or _out_of_time(run, started)
             if run.step % config.eval_every == 0 or last:
                 row = _eval_and_save(run, sum(losses) / len(losses), started, tokens_at_start)
                 losses.clear()
@@ -463,7 +478,7 @@ def _train(config: TextTrainConfig, resume: bool, env: Dist) -> dict[str, Any]:
             due = run.step % config.checkpoint_every == 0 or last or stopped_early
             if env.is_main and due:
                 _save_checkpoint(run)
-            if stopped_early:
+            if stopped_early or last:
                 break
     if not row:  # resumed at max_steps: nothing ran, report the saved best
         row = {"step": run.step, "val_loss": run.best_val}
