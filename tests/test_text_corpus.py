@@ -147,17 +147,21 @@ def test_without_a_val_split_every_twentieth_record_is_held_out(tmp_path):
     assert len(corpus.train) == 45 - len(corpus.val)
 
 
-def test_windows_are_a_pure_function_of_their_index():
-    tokens = np.arange(1000, dtype=np.uint16)
-    a, b = WindowSampler(tokens, 64, seed=1), WindowSampler(tokens, 64, seed=1)
-    assert a.per_epoch == 15
-    epoch = [a.window(k)[0] for k in range(15)]
-    assert len(set(epoch)) == 15  # one epoch visits each window once
+def test_windows_start_at_records_in_an_order_set_by_index_alone():
+    eos = 9999
+    records = [np.arange(1, 1 + n) for n in (30, 50, 20, 70, 40, 60)]
+    tokens = np.concatenate([np.append(r, eos) for r in records]).astype(np.uint16)
+    a, b = WindowSampler(tokens, 64, seed=1, eos_id=eos), WindowSampler(tokens, 64, 1, eos)
+    # every record that has 64 tokens after its start opens a window; the tail shares the last
+    assert a.starts.tolist() == [0, 31, 82, 103, 174, len(tokens) - 64]
+    epoch = sorted(int(a.window(k)[0]) for k in range(a.per_epoch))
+    assert epoch == sorted([1, 1, 1, 1, 1, int(tokens[-64])])  # each window opens a record
     assert all(len(a.window(k)) == 64 for k in range(40))
     assert np.array_equal(b.batch(17, 4).numpy(), a.batch(17, 4).numpy())  # any order
-    assert not np.array_equal(WindowSampler(tokens, 64, seed=2).batch(0, 4), a.batch(0, 4))
+    orders = {tuple(WindowSampler(tokens, 64, s, eos)._epoch_order(0)) for s in range(5)}
+    assert len(orders) > 1  # the seed shuffles
     with pytest.raises(FauxshopError, match="fewer than one window"):
-        WindowSampler(tokens[:10], 64, seed=0)
+        WindowSampler(tokens[:10], 64, seed=0, eos_id=eos)
 
 
 def test_eval_windows_cover_the_start_without_overlap():

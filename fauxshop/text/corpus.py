@@ -227,33 +227,39 @@ def _read_tokens(path: Path, dtype: str) -> np.ndarray:
 class WindowSampler:
     """Training windows in a fixed order that depends only on (seed, index).
 
-    Each epoch cuts the packed stream into `block`-token windows at a random offset and
-    shuffles them; window k of the infinite sequence is a pure function of k, so a resumed
-    run (or rank r of a torchrun job) asks for exactly the windows it would have seen.
+    Every window starts where a record starts, so each record is seen once per epoch from
+    its first token: its description always has its context in view (a window cut at a
+    random offset would train many descriptions with the context cut off). The window
+    runs on into the following records, as in any packed corpus. Window k of the
+    infinite sequence is a pure function of k, so a resumed run (or rank r of a torchrun
+    job) asks for exactly the windows it would have seen.
     """
 
-    def __init__(self, tokens: np.ndarray, block: int, seed: int):
+    def __init__(self, tokens: np.ndarray, block: int, seed: int, eos_id: int):
         if len(tokens) < block:
             raise FauxshopError(
                 f"the training corpus has {len(tokens)} tokens, fewer than one window of "
                 f"{block}; lower --block-size or add records"
             )
         self.tokens, self.block, self.seed = tokens, block, seed
-        self.per_epoch = len(tokens) // block
-        self._epoch: tuple[int, int, np.ndarray] | None = None
+        starts = np.concatenate([[0], np.flatnonzero(np.asarray(tokens) == eos_id) + 1])
+        fits = starts[starts + block <= len(tokens)]
+        # Records too near the end for a full window share the last full window.
+        self.starts = (
+            fits if fits[-1] == len(tokens) - block else np.append(fits, len(tokens) - block)
+        )
+        self.per_epoch = len(self.starts)
+        self._order: tuple[int, np.ndarray] | None = None
 
-    def _starts(self, epoch: int) -> tuple[int, np.ndarray]:
-        if self._epoch is None or self._epoch[0] != epoch:
+    def _epoch_order(self, epoch: int) -> np.ndarray:
+        if self._order is None or self._order[0] != epoch:
             rng = np.random.default_rng([self.seed, epoch])
-            slack = len(self.tokens) - self.per_epoch * self.block
-            offset = int(rng.integers(0, slack + 1))
-            self._epoch = (epoch, offset, rng.permutation(self.per_epoch))
-        return self._epoch[1], self._epoch[2]
+            self._order = (epoch, rng.permutation(self.per_epoch))
+        return self._order[1]
 
     def window(self, k: int) -> np.ndarray:
         epoch, i = divmod(k, self.per_epoch)
-        offset, order = self._starts(epoch)
-        start = offset + int(order[i]) * self.block
+        start = int(self.starts[self._epoch_order(epoch)[i]])
         return self.tokens[start : start + self.block]
 
     def batch(self, first: int, size: int) -> torch.Tensor:

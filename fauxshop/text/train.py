@@ -286,8 +286,11 @@ def _build_run(config: TextTrainConfig, resume: bool, env: Dist) -> Run:
             f"{env.world_size} process(es)"
         )
     amp = _amp_dtype(config, env.device)
-    optimizer = torch.optim.AdamW(
-        _param_groups(model, config.weight_decay), lr=config.peak_lr(), betas=(0.9, 0.95)
+    optimizer = torch.optim.AdamW(  # fused: one kernel for all parameters, CPU and GPU
+        _param_groups(model, config.weight_decay),
+        lr=config.peak_lr(),
+        betas=(0.9, 0.95),
+        fused=True,
     )
     scaler = torch.amp.GradScaler("cuda") if amp is torch.float16 else None
     run = Run(
@@ -296,7 +299,7 @@ def _build_run(config: TextTrainConfig, resume: bool, env: Dist) -> Run:
         model,
         tokenizer,
         data,
-        WindowSampler(data.train, config.block_size, config.seed),
+        WindowSampler(data.train, config.block_size, config.seed, tokenizer.eos_token_id),
         optimizer,
         scaler,
         amp,
