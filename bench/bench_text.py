@@ -3,11 +3,11 @@
 Same run, same model (a fresh GPT-2 "tiny", 4 layers x 256 wide, seed 0), same learned BPE,
 same data (a demo corpus, packed and cut into windows by one `WindowSampler`):
 
-- train: fauxshop's step (`fauxshop.text.train._build_run` + `_train_step`: AdamW betas
+- train: fauxshop's step (`fauxshop.text.train._build_run` + `_train_step`: fused AdamW betas
   0.9/0.95, weight decay 0.1 on matrices, grad clip 1.0, warmup + cosine) against the
   Hugging Face `Trainer` (run_clm style: a Dataset of {"input_ids", "labels"} windows, the
-  same batch, lr, betas, decay, clip and schedule; the Trainer's default optimizer, fused
-  AdamW). Both time the same optimizer steps after the same warm-up steps; float32.
+  same batch, lr, betas, decay, clip and schedule; the Trainer's default optimizer, also
+  fused AdamW). Both time the same optimizer steps after the same warm-up steps; float32.
 - sample: `fauxshop.text.sample.write` (batched, left-padded) against plain `generate()`
   called once per context with num_return_sequences=n: same prompts, temperature 0.8,
   top-p 0.95, no top-k. min_new_tokens = max_new_tokens on both sides, so both generate
@@ -220,7 +220,7 @@ def main() -> None:
     settings["threads"] = threads
     print(f"GPT-2 tiny on CPU: {os.cpu_count()} cores, {threads} torch threads, float32")
     print(", ".join(f"{k}={v}" for k, v in settings.items()))
-    print("train: same optimizer steps after warm-up; the Trainer runs its default fused AdamW")
+    print("train: same optimizer steps after warm-up; fused AdamW on both sides")
     print("sample: min_new_tokens = max_new_tokens on both sides (same token count);")
     batch = SamplingConfig().batch_size
     print(f"write() batches {batch} sequences, generate() one context's n at a time\n")
