@@ -256,3 +256,14 @@ def export_generator(path_or_run_dir: str | Path, out: str | Path) -> Path:
     with atomic_open(out.with_suffix(".json"), "w", encoding="utf-8") as f:
         json.dump(meta, f, indent=1, sort_keys=True)
     return out
+
+
+def generator_fingerprint(G: Generator) -> str:
+    """sha256 of G's config and every tensor of its state: which weights a latent or a
+    direction belongs to (the same on any device, and for a snapshot and its export)."""
+    digest = hashlib.sha256(json.dumps(G.config, sort_keys=True).encode())
+    for name, tensor in sorted(G.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{t.dtype}:{list(t.shape)}".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()

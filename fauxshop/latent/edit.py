@@ -1,0 +1,168 @@
+"""Editing along a direction: add strength x direction to chosen W+ rows, show it as a grid, and
+measure what each direction changes besides the one thing it should.
+
+Layers are ws rows, parsed by `mixing.parse_styles` ('coarse', '0-6', ...): an edit confined
+to the coarse rows moves the silhouette (dress length) and leaves colour alone; one confined to
+the fine rows does the reverse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import torch
+
+from fauxshop.errors import FauxshopError
+from fauxshop.image.networks import Generator
+from fauxshop.latent.directions import (
+    Direction,
+    head_score,
+    parse_target,
+    score_images,
+)
+from fauxshop.latent.generate import render_ws, seeds_to_ws
+from fauxshop.latent.sampling import tile_grid
+from fauxshop.tagger import ImageScorer
+
+
+def parse_strengths(text: str) -> list[float]:
+    """'-3:3:7' (start:stop:count, evenly spaced, both ends included), '-2,0,2' or '1.5'."""
+    try:
+        if ":" in text:
+            start, stop, count = text.split(":")
+            if int(count) < 2:
+                raise ValueError("count must be >= 2")
+            return [float(s) for s in np.linspace(float(start), float(stop), int(count))]
+        return [float(s) for s in text.split(",")]
+    except ValueError as e:
+        raise FauxshopError(f"bad strengths {text!r}: use START:STOP:COUNT or A,B,C ({e})") from e
+
+
+def edit_ws(
+    ws: torch.Tensor,
+    direction: Direction | torch.Tensor,
+    strengths: Sequence[float],
+    layers: Sequence[int] | None = None,
+) -> torch.Tensor:
+    """N x S x num_ws x w_dim: each ws moved by each strength along the direction, on the
+    `layers` rows only (default: the direction's own layers, else every row)."""
+    vector = direction.vector if isinstance(direction, Direction) else direction
+    if layers is None and isinstance(direction, Direction):
+        layers = direction.layers
+    rows = torch.zeros(ws.shape[1], dtype=ws.dtype, device=ws.device)
+    rows[list(range(ws.shape[1])) if layers is None else list(layers)] = 1
+    s = torch.tensor(list(strengths), dtype=ws.dtype, device=ws.device)
+    step = rows[:, None] * vector.to(ws)[None, :]  # num_ws x w_dim
+    return ws.unsqueeze(1) + s[None, :, None, None] * step
+
+
+def edit_grid(
+    G: Generator,
+    seeds: Sequence[int],
+    direction: Direction | torch.Tensor,
+    strengths: Sequence[float],
+    layers: Sequence[int] | None = None,
+    psi: float = 1.0,
+    class_index: int | None = None,
+    noise_mode: str = "const",
+    batch: int = 16,
+    fill: int = 255,
+) -> np.ndarray:
+    """One uint8 image: a row per seed, a column per strength (strength 0 is the seed itself)."""
+    if not strengths:
+        raise FauxshopError("edit: no strengths given")
+    ws = seeds_to_ws(G, seeds, psi, class_index, batch)
+    edited = edit_ws(ws, direction, strengths, layers).flatten(0, 1)
+    images = render_ws(G, edited, noise_mode, batch, desc="edit")
+    return tile_grid(images, len(strengths), fill)
+
+
+def _delta_key(head: str) -> str:
+    return f"{head} Δ/step"
+
+
+def _same_key(head: str) -> str:
+    return f"{head} same top"
+
+
+def disentanglement(
+    G: Generator,
+    scorer: ImageScorer,
+    directions: Sequence[Direction],
+    seeds: Sequence[int],
+    strength: float = 1.0,
+    targets: Sequence[str] = (),
+    psi: float = 1.0,
+    class_index: int | None = None,
+    batch: int = 16,
+) -> list[dict[str, Any]]:
+    """Per direction: how much each head's score moves per unit step (central difference over
+    ±`strength`, averaged over the seeds), and the share of those edits that keep each head's
+    top class. A clean direction moves one head and keeps the others' top classes.
+
+    A head's score is P(target classes) for heads named in `targets` ('colour:red'), else its
+    expected class index in [0, 1] (see `head_score`).
+    """
+    if strength <= 0:
+        raise FauxshopError(f"strength must be > 0, got {strength}")
+    target_of = {t.head: t for t in (parse_target(spec, scorer.heads) for spec in targets)}
+    ws = seeds_to_ws(G, seeds, psi, class_index, batch)
+    device = ws.device
+    base = score_images(scorer, render_ws(G, ws, batch=batch), device=device)
+    rows = []
+    for d in directions:
+        edited = edit_ws(ws, d, [-strength, strength]).flatten(0, 1)
+        probs = score_images(scorer, render_ws(G, edited, batch=batch, desc=d.name), device=device)
+        row: dict[str, Any] = {"direction": d.name, "method": d.method}
+        for head in scorer.heads:
+            s = head_score(probs[head], target_of.get(head)).reshape(-1, 2)
+            row[_delta_key(head)] = float((s[:, 1] - s[:, 0]).mean() / (2 * strength))
+        for head in scorer.heads:
+            top = probs[head].argmax(dim=1).reshape(-1, 2)
+            row[_same_key(head)] = float((top == base[head].argmax(dim=1)[:, None]).float().mean())
+        rows.append(row)
+    return rows
+
+
+def match_names(
+    G: Generator,
+    scorer: ImageScorer,
+    directions: Sequence[Direction],
+    seeds: Sequence[int],
+    strength: float = 1.0,
+    targets: Sequence[str] = (),
+    psi: float = 1.0,
+    class_index: int | None = None,
+    batch: int = 16,
+) -> list[Direction]:
+    """Name unsupervised directions ('pc3', 'sefa0') by the head whose score each moves most:
+    'pc3-sleeve', turned so that a positive strength raises that score."""
+    rows = disentanglement(G, scorer, directions, seeds, strength, targets, psi, class_index, batch)
+    named = []
+    for d, row in zip(directions, rows, strict=True):
+        head = max(scorer.heads, key=lambda h: abs(row[_delta_key(h)]))
+        delta = row[_delta_key(head)]
+        sign = 1.0 if delta >= 0 else -1.0
+        matched = {"head": head, "delta_per_step": abs(delta), "flipped": sign < 0}
+        meta = {**d.meta, "matched": matched}
+        named.append(replace(d, name=f"{d.name}-{head}", vector=d.vector * sign, meta=meta))
+    return named
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def format_table(rows: Sequence[dict[str, Any]]) -> str:
+    """A markdown table of flat dicts, columns in the first row's key order."""
+    if not rows:
+        return ""
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(_cell(r.get(k)) for k in keys) + " |" for r in rows]
+    return "\n".join(lines)

@@ -1,0 +1,226 @@
+"""The image tagger: a small CNN with one softmax head per taxonomy field, and its file format.
+
+Conv blocks (two 3x3 conv + batch norm + ReLU, then 2x2 max pool) feed a global average pool;
+that pooled vector is both the embedding `features` returns and the input of every linear
+head, so a text branch can later be fused beside it at the embedding. Images are taken the
+way the generator makes them (float N x 3 x H x W in [-1, 1]) at any size, and grey images
+are replicated to three channels, so Fashion-MNIST and generated photos score alike.
+
+A saved tagger is two files: `NAME.safetensors` (weights; loading runs no code) and
+`NAME.json` (config, heads, input size, training report, fauxshop version and the sha256 of
+the weights). Both are written atomically, weights first: the JSON is the commit marker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import safetensors.torch
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import fauxshop
+from fauxshop.atomic import atomic_open, atomic_path
+from fauxshop.errors import FauxshopError
+
+FORMAT = "fauxshop-tagger/1"
+
+
+def _help(text: str, default: Any) -> Any:
+    """A dataclass field with the one-line help the CLI shows for its flag."""
+    return field(default=default, metadata={"help": text})
+
+
+@dataclass
+class TaggerConfig:
+    """Architecture and training settings; saved with every tagger."""
+
+    widths: str = _help(
+        "channels per conv block, comma-separated; each block halves H, W", "32,64,128"
+    )
+    input_size: str | None = _help(
+        "working resolution HxW every image is resized to; none: the training archive's", None
+    )
+    dropout: float = _help("dropout on the pooled embedding before the heads", 0.2)
+    seed: int = _help("seed for weights, batch order, flips and dropout", 0)
+    epochs: int = _help("passes over the training split", 30)
+    batch: int = _help("images per optimiser step", 64)
+    lr: float = _help("AdamW peak learning rate (cosine decay to 0)", 3e-3)
+    weight_decay: float = _help("AdamW weight decay on conv and linear weights", 0.05)
+    flip: bool = _help("mirror a random half of each batch left to right", True)
+    device: str = _help("auto (cuda when present), cpu, cuda or cuda:N", "auto")
+
+    def __post_init__(self):
+        for name in ("epochs", "batch"):
+            if getattr(self, name) < 1:
+                raise FauxshopError(f"tagger: {name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise FauxshopError(f"tagger: dropout must be in [0, 1), got {self.dropout}")
+        self.channel_widths()  # fail on a bad value now, not after the data is read
+        if self.input_size is not None:
+            self.working_size()
+
+    def channel_widths(self) -> tuple[int, ...]:
+        try:
+            widths = tuple(int(part) for part in self.widths.split(","))
+        except ValueError:
+            widths = ()
+        if not widths or min(widths) < 1:
+            raise FauxshopError(f"tagger: widths {self.widths!r}: expected e.g. 32,64,128")
+        return widths
+
+    def working_size(self) -> tuple[int, int] | None:
+        """(H, W) from `input_size` ('64' or '64x32'), None when unset."""
+        if self.input_size is None:
+            return None
+        parts = self.input_size.lower().split("x")
+        try:
+            sides = [int(p) for p in parts] * (2 if len(parts) == 1 else 1)
+        except ValueError:
+            sides = []
+        if len(sides) != 2 or min(sides) < 1:
+            raise FauxshopError(f"tagger: input size {self.input_size!r}: expected N or HxW")
+        return sides[0], sides[1]
+
+
+def _block(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2, ceil_mode=True),
+    )
+
+
+class Tagger(nn.Module):
+    """Implements `fauxshop.tagger.ImageScorer`: `heads`, `predict`, `features` (+ logits)."""
+
+    def __init__(
+        self,
+        config: TaggerConfig,
+        heads: dict[str, tuple[str, ...]],
+        input_size: tuple[int, int],
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.heads = {name: tuple(classes) for name, classes in heads.items()}
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.report: dict = {}  # the training report, saved in the sidecar
+        widths = config.channel_widths()
+        self.blocks = nn.Sequential(
+            *(_block(cin, cout) for cin, cout in zip((3, *widths), widths, strict=False))
+        )
+        self.dropout = nn.Dropout(config.dropout)
+        self.classifiers = nn.ModuleDict(
+            {name: nn.Linear(widths[-1], len(classes)) for name, classes in self.heads.items()}
+        )
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.config.channel_widths()[-1]
+
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:
+        """N x {1,3} x H x W in [-1, 1] → N x 3 x working size (antialiased resize)."""
+        if images.ndim != 4 or images.shape[1] not in (1, 3):
+            raise ValueError(f"tagger: expected N x 1|3 x H x W images, got {tuple(images.shape)}")
+        if images.shape[1] == 1:
+            images = images.expand(-1, 3, -1, -1)
+        if tuple(images.shape[2:]) != self.input_size:
+            images = F.interpolate(
+                images, size=self.input_size, mode="bilinear", antialias=True, align_corners=False
+            )
+        return images
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """N x D pooled embedding, differentiable in `images`. Call `.eval()` first (as
+        `load_tagger` does) so batch norm uses its running statistics: then an image's
+        features do not depend on the rest of its batch."""
+        return self.blocks(self.prepare(images)).mean(dim=(2, 3))
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Logits per head."""
+        embedding = self.dropout(self.features(images))
+        return {name: head(embedding) for name, head in self.classifiers.items()}
+
+    def predict(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Softmax probabilities per head (gradients flow; wrap in no_grad to score only)."""
+        return {name: logits.softmax(dim=1) for name, logits in self(images).items()}
+
+
+# ----------------------------------------------------------------------------------------------
+# Files
+
+
+def sidecar_path(path: str | Path) -> Path:
+    return Path(path).with_suffix(".json")
+
+
+def save_tagger(tagger: Tagger, path: str | Path) -> Path:
+    """Write `path` (.safetensors) and its JSON sidecar (with `tagger.report`) atomically."""
+    path = Path(path)
+    tensors = {
+        k: v.detach().to("cpu", copy=True).contiguous() for k, v in tagger.state_dict().items()
+    }
+    with atomic_path(path) as tmp:
+        safetensors.torch.save_file(tensors, str(tmp), metadata={"format": FORMAT})
+    with open(path, "rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    meta = {
+        "format": FORMAT,
+        "fauxshop_version": fauxshop.__version__,
+        "config": dataclasses.asdict(tagger.config),
+        "heads": {name: list(classes) for name, classes in tagger.heads.items()},
+        "input_size": list(tagger.input_size),
+        "weights": path.name,
+        "weights_sha256": digest,
+        "report": tagger.report,
+    }
+    sidecar = sidecar_path(path)
+    with atomic_open(sidecar, encoding="utf-8") as f:
+        json.dump(meta, f, indent=2)
+    return sidecar
+
+
+def load_tagger(path: str | Path, device: str | torch.device = "cpu") -> Tagger:
+    """The tagger saved at `path` (the .safetensors file or its .json), in eval mode.
+
+    Its training report is on `tagger.report`.
+    """
+    path = Path(path)
+    weights = path.with_suffix(".safetensors")
+    sidecar = sidecar_path(path)
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"format {meta.get('format')!r}, expected {FORMAT!r}")
+        config = TaggerConfig(**meta["config"])
+        heads = {name: tuple(classes) for name, classes in meta["heads"].items()}
+        input_size = tuple(meta["input_size"])
+    except FileNotFoundError as e:
+        raise FauxshopError(f"{sidecar}: no such tagger (missing its JSON sidecar)") from e
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise FauxshopError(f"{sidecar}: not a readable tagger sidecar ({e})") from e
+    try:
+        with open(weights, "rb") as f:
+            digest = hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError as e:
+        raise FauxshopError(f"{weights}: cannot read tagger weights ({e})") from e
+    if digest != meta.get("weights_sha256"):
+        raise FauxshopError(f"{weights}: corrupt tagger weights (sha256 differs from {sidecar})")
+    tagger = Tagger(config, heads, input_size)
+    try:
+        state = safetensors.torch.load_file(str(weights))
+        tagger.load_state_dict(state)
+    except (OSError, RuntimeError, safetensors.SafetensorError) as e:
+        raise FauxshopError(f"{weights}: tagger weights do not load ({e})") from e
+    tagger.report = meta.get("report", {})
+    return tagger.to(device).eval()
