@@ -240,6 +240,138 @@ def cmd_export_generator(args) -> int:
     return 0
 
 
+def cmd_train_tagger(args) -> int:
+    from fauxshop.tagger.model import TaggerConfig
+    from fauxshop.tagger.train import format_report, train_tagger
+
+    config = dataclass_from_args(TaggerConfig, args)
+    out = args.out or Workspace.open(args.workdir).runs_dir / f"tagger-{args.archive.stem}"
+    report = train_tagger(args.archive, out, config)
+    print(format_report(report))
+    print(f"tagger: {out}/tagger.safetensors (report: {out}/report.json)")
+    return 0
+
+
+def _tagger(args):
+    from fauxshop.tagger.model import load_tagger
+
+    if args.tagger is None:
+        raise FauxshopError(f"{args.verb}: --tagger PATH required (train one with train-tagger)")
+    return load_tagger(args.tagger, args.device)
+
+
+def _directions_path(args) -> Path:
+    """--directions, else directions.safetensors in the run folder (or beside the snapshot)."""
+    if args.directions:
+        return args.directions
+    folder = args.run if args.run.is_dir() else args.run.parent
+    return folder / "directions.safetensors"
+
+
+def cmd_project(args) -> int:
+    import torch
+
+    from fauxshop.latent.projection import ProjectConfig, perceptual_net, project_many
+    from fauxshop.runtime import configure_torch
+
+    G, snapshot = _generator(args)
+    configure_torch(torch.device(args.device))  # flushed denormals: much faster on CPU
+    config = dataclass_from_args(ProjectConfig, args, device=args.device)
+    if args.from_store:
+        with _store(args) as store:
+            rows = list(store.products(status="kept", category=args.category))
+        images = [(row["sku"], row["image_path"]) for row in rows]
+    else:
+        images = [(Path(p).stem, p) for p in args.images]
+    if not images:
+        raise FauxshopError("project: no images (give IMAGE paths or --from-store)")
+    class_index = _class_index(G, snapshot, args.class_name or (args.category if G.c_dim else None))
+    scorer = _tagger(args) if config.features == "scorer" else None
+    features = perceptual_net(config, args.device, scorer=scorer)
+    batch = project_many(G, images, config, args.out, features=features, class_index=class_index)
+    for row in batch.rows:
+        print(
+            f"{row['name']}: PSNR {row['psnr']:.2f} dB, SSIM {row['ssim']:.3f}, "
+            f"perceptual {row['perceptual']}, {row['seconds']:.1f} s"
+        )
+    for name, reason, detail in batch.skipped:
+        print(f"skipped {name}: {reason}: {detail}")
+    print(json.dumps(batch.counts()))
+    return 0
+
+
+def cmd_directions(args) -> int:
+    from fauxshop.image.checkpoint import generator_fingerprint
+    from fauxshop.latent.directions import (
+        ganspace,
+        interfacegan,
+        load_directions,
+        save_directions,
+        sefa,
+    )
+    from fauxshop.latent.edit import disentanglement, format_table, match_names
+    from fauxshop.latent.mixing import parse_styles
+    from fauxshop.latent.sampling import parse_seeds
+
+    G, snapshot = _generator(args)
+    cls = _class_index(G, snapshot, args.class_name)
+    scorer = _tagger(args) if args.tagger or args.method == "interfacegan" else None
+    if args.method == "interfacegan":
+        if not args.target:
+            raise FauxshopError("directions: interfacegan needs --target HEAD:CLASS")
+        found = [interfacegan(G, scorer, args.target, args.num, psi=args.psi, class_index=cls)]
+    elif args.method == "ganspace":
+        found = ganspace(G, k=args.k, n=args.num, class_index=cls)
+    else:
+        layers = parse_styles(args.layers, G.num_ws, G.img_resolution) if args.layers else None
+        found = sefa(G, k=args.k, layers=layers)
+    seeds = parse_seeds(args.seeds)
+    if scorer is not None and args.method != "interfacegan":
+        found = match_names(G, scorer, found, seeds, strength=2.0, class_index=cls)
+    path, fingerprint = _directions_path(args), generator_fingerprint(G)
+    kept = load_directions(path, fingerprint) if path.with_suffix(".json").is_file() else []
+    names = {d.name for d in found}
+    save_directions(path, [d for d in kept if d.name not in names] + found, fingerprint)
+    print(f"{len(found)} direction(s) ({', '.join(sorted(names))}) → {path}")
+    if scorer is not None:
+        print(format_table(disentanglement(G, scorer, found, seeds, psi=args.psi, class_index=cls)))
+    return 0
+
+
+def cmd_edit(args) -> int:
+    from fauxshop.image.checkpoint import generator_fingerprint
+    from fauxshop.latent.directions import find_direction, load_directions
+    from fauxshop.latent.edit import edit_grid, parse_strengths
+    from fauxshop.latent.mixing import parse_styles
+    from fauxshop.latent.sampling import parse_seeds, save_png
+
+    G, snapshot = _generator(args)
+    directions = load_directions(_directions_path(args), generator_fingerprint(G))
+    direction = find_direction(directions, args.direction)
+    layers = parse_styles(args.layers, G.num_ws, G.img_resolution) if args.layers else None
+    grid = edit_grid(
+        G, parse_seeds(args.seeds), direction, parse_strengths(args.strength), layers,
+        args.psi, _class_index(G, snapshot, args.class_name),
+    )  # fmt: skip
+    print(f"edit grid ({direction.name}): {save_png(grid, args.out)}")
+    return 0
+
+
+def cmd_rare(args) -> int:
+    from fauxshop.latent.edit import format_table
+    from fauxshop.latent.rare import RareConfig, rare_samples
+    from fauxshop.latent.sampling import save_grid
+
+    G, snapshot = _generator(args)
+    config = dataclass_from_args(RareConfig, args)
+    result = rare_samples(G, _tagger(args), config, label_names=snapshot.meta.get("label_names"))
+    out = args.out / f"{config.method}.png"
+    if len(result.images):
+        print(f"{len(result.images)} images: {save_grid(result.images, out, cols=10)}")
+    print(format_table([result.report]))
+    return 0
+
+
 def _default_corpus(args) -> Path:
     """The corpus of the newest archive in the workspace (pack writes one beside each)."""
     archives = Workspace.open(args.workdir).archives_dir
@@ -428,6 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_image_verbs(sub, common)
     _add_text_verbs(sub, common)
+    _add_latent_verbs(sub, common)
     _verb(
         sub,
         "status",
@@ -539,6 +672,89 @@ def _add_image_verbs(sub, common) -> None:
         common,
     )
     p.add_argument("--out", type=Path, required=True, help="output .safetensors (+ .json)")
+
+
+def _add_latent_verbs(sub, common) -> None:
+    from fauxshop.latent.directions import METHODS
+    from fauxshop.latent.projection import ProjectConfig
+    from fauxshop.latent.rare import RareConfig
+    from fauxshop.tagger.model import TaggerConfig
+
+    p = _verb(
+        sub,
+        "train-tagger",
+        cmd_train_tagger,
+        "train the category + attribute tagger (image branch) on a packed archive",
+        "fauxshop train-tagger archives/demo-64x32.zip --epochs 60",
+        common,
+    )
+    p.add_argument("archive", type=Path, help="image archive from `fauxshop pack`")
+    p.add_argument("--out", type=Path, help="run folder (default: WORKDIR/runs/tagger-ARCHIVE)")
+    add_dataclass_args(p, TaggerConfig, "tagger")
+
+    p = _generator_verb(
+        sub,
+        "project",
+        cmd_project,
+        "project photos into the generator's latent space (W or W+), with metrics and a video",
+        "fauxshop project runs/demo photo.jpg --class dress --space w+ --steps 300 --out proj/",
+        common,
+    )
+    p.add_argument("images", nargs="*", type=Path, help="photos to project")
+    p.add_argument("--from-store", action="store_true", help="project the store's kept products")
+    p.add_argument("--category", help="with --from-store: only this category (and G's class)")
+    p.add_argument("--class", dest="class_name", help="class name or index (conditional G)")
+    p.add_argument("--tagger", type=Path, help="tagger for --features scorer")
+    p.add_argument("--out", type=Path, required=True, help="folder for NAME.npz/.png/.mp4")
+    add_dataclass_args(p, ProjectConfig, "projection", skip=("device",))
+
+    p = _generator_verb(
+        sub,
+        "directions",
+        cmd_directions,
+        "find attribute directions in W: InterFaceGAN (tagger labels), GANSpace (PCA), SeFa",
+        "fauxshop directions runs/demo --method interfacegan --target sleeve:long "
+        "--tagger runs/tagger/tagger.safetensors",
+        common,
+    )
+    p.add_argument("--method", choices=METHODS, required=True)
+    p.add_argument("--target", help="interfacegan: HEAD:CLASS[,CLASS], e.g. length:midi,maxi")
+    p.add_argument("--tagger", type=Path, help="tagger (interfacegan; names other directions)")
+    p.add_argument("--num", type=int, default=2000, help="sampled ws (default: 2000)")
+    p.add_argument("--k", type=int, default=10, help="ganspace/sefa: directions (default: 10)")
+    p.add_argument("--layers", help="sefa: layers to read, e.g. coarse or 0-3")
+    p.add_argument("--seeds", default="0-31", help="seeds for naming and the table")
+    p.add_argument("--directions", type=Path, help="file (default: RUN/directions.safetensors)")
+    _sampling_flags(p, 1.0)
+
+    p = _generator_verb(
+        sub,
+        "edit",
+        cmd_edit,
+        "an edit grid: seeds (rows) moved along a direction by each strength (columns)",
+        "fauxshop edit runs/demo --seeds 12 --direction sleeve:long --strength=-3:3:7 --out e.png",
+        common,
+    )
+    p.add_argument("--seeds", default="0-3", help="row seeds (default: 0-3)")
+    p.add_argument("--direction", required=True, help="a direction's name in the file")
+    p.add_argument("--strength", default="-3:3:7", help="START:STOP:COUNT or a,b,c (use =)")
+    p.add_argument("--layers", help="W+ rows to edit, e.g. coarse or 0-6 (default: all)")
+    p.add_argument("--directions", type=Path, help="file (default: RUN/directions.safetensors)")
+    p.add_argument("--out", type=Path, required=True, help="grid PNG")
+    _sampling_flags(p, 0.7)
+
+    p = _generator_verb(
+        sub,
+        "rare",
+        cmd_rare,
+        "rare classes on demand (filter, centroid, conditional) with yield, precision, diversity",
+        "fauxshop rare runs/demo --tagger runs/tagger/tagger.safetensors --category jumpsuit "
+        "--n 100 --method filter --out rare/",
+        common,
+    )
+    p.add_argument("--tagger", type=Path, help="tagger that judges the class")
+    p.add_argument("--out", type=Path, required=True, help="folder for METHOD.png")
+    add_dataclass_args(p, RareConfig, "rare")
 
 
 def _add_text_verbs(sub, common) -> None:

@@ -9,6 +9,7 @@ VERBS = [
     "demo", "demo-catalog", "ingest", "prune", "pack", "status",
     "train-image", "generate", "mix", "walk", "metrics", "export-generator",
     "train-text", "write", "eval-text",
+    "train-tagger", "project", "directions", "edit", "rare",
 ]  # fmt: skip
 
 
@@ -71,3 +72,32 @@ def test_demo_runs_every_stage(tmp_path, capsys):
     descriptions = (tmp_path / "exports" / "demo" / "descriptions.jsonl").read_text()
     assert all(json.loads(line)["description"] for line in descriptions.splitlines())
     assert "attribute_coverage" in out
+
+
+def test_sefa_directions_then_an_edit_grid_from_the_demo_generator(tmp_path, capsys):
+    from fauxshop.demo import DEMO_GENERATOR
+
+    files = ["--directions", str(tmp_path / "d.safetensors")]
+    assert main(["directions", str(DEMO_GENERATOR), "--method", "sefa", "--k", "3", *files]) == 0
+    assert "3 direction(s)" in capsys.readouterr().out
+    argv = ["edit", str(DEMO_GENERATOR), "--direction", "sefa0", "--strength=-2:2:3", *files]
+    assert (
+        main([*argv, "--seeds", "1,2", "--class", "dress", "--out", str(tmp_path / "e.png")]) == 0
+    )
+    from PIL import Image
+
+    with Image.open(tmp_path / "e.png") as grid:
+        assert grid.size == (3 * 32, 2 * 64)  # 3 strengths x 2 seeds of 64x32 tiles
+
+
+def test_project_verb_reports_psnr_and_skips_a_missing_photo(tmp_path, capsys):
+    from fauxshop.catalog.demo_catalog import demo_product
+    from fauxshop.demo import DEMO_GENERATOR
+
+    demo_product(0, 0, 0.0).image.save(tmp_path / "dress.png")
+    argv = ["project", str(DEMO_GENERATOR), str(tmp_path / "dress.png"), str(tmp_path / "no.png")]
+    argv += ["--class", "dress", "--steps", "20", "--features", "none", "--w-avg-samples", "500"]
+    assert main([*argv, "--out", str(tmp_path / "proj")]) == 0
+    out = capsys.readouterr().out
+    assert "dress: PSNR" in out and "skipped no" in out
+    assert (tmp_path / "proj" / "dress.npz").is_file()
