@@ -122,16 +122,22 @@ def cmd_pack(args) -> int:
     return 0
 
 
+def _saved_config(run: Path) -> dict:
+    """A run's config.json, pointed at where the run is now (it may have moved)."""
+    config_path = run / "config.json"
+    try:
+        saved = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise FauxshopError(f"{config_path}: cannot read the run's config ({e})") from e
+    saved["out"] = str(run)
+    return saved
+
+
 def cmd_train_image(args) -> int:
     from fauxshop.image.train import TrainConfig, train
 
     if args.resume:
-        config_path = args.resume / "config.json"
-        try:
-            saved = json.loads(config_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
-            raise FauxshopError(f"{config_path}: cannot read the run's config ({e})") from e
-        saved["out"] = str(args.resume)  # the folder may have moved since it was written
+        saved = _saved_config(args.resume)
         if args.cfg_kimg is not None:
             saved["kimg"] = args.cfg_kimg
         config = TrainConfig(**saved)
@@ -385,12 +391,7 @@ def cmd_train_text(args) -> int:
     from fauxshop.text.train import TextTrainConfig, train_text
 
     if args.resume:
-        config_path = args.resume / "config.json"
-        try:
-            saved = json.loads(config_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
-            raise FauxshopError(f"{config_path}: cannot read the run's config ({e})") from e
-        saved["out"] = str(args.resume)
+        saved = _saved_config(args.resume)
         if args.cfg_max_steps is not None:
             saved["max_steps"] = args.cfg_max_steps
         config = TextTrainConfig(**saved)
