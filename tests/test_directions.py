@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import numpy as np
 import pytest
@@ -297,3 +298,15 @@ def test_match_names_names_components_by_their_strongest_effect(G, scorer):
         assert d.name.endswith(f"-{head}") and head in scorer.heads
         row = disentanglement(G, scorer, [d], range(12), strength=2.0)[0]
         assert row[f"{head} Δ/step"] == pytest.approx(d.meta["matched"]["delta_per_step"])
+
+
+def test_a_damaged_directions_sidecar_is_one_clear_error(tmp_path):
+    G = make_g()
+    fp = generator_fingerprint(G)
+    path = save_directions(tmp_path / "d.safetensors", sefa(G, k=2), fp)
+    sidecar = path.with_suffix(".json")
+    meta = json.loads(sidecar.read_text())
+    del meta["safetensors_sha256"]
+    sidecar.write_text(json.dumps(meta))
+    with pytest.raises(FauxshopError, match=r"d\.json: not a fauxshop directions file"):
+        load_directions(path, fp)

@@ -100,6 +100,15 @@ def save_directions(
     return path
 
 
+SIDECAR_KEYS = (
+    "format",
+    "generator_fingerprint",
+    "safetensors",
+    "safetensors_sha256",
+    "directions",
+)
+
+
 def load_directions(path: str | Path, expected_fingerprint: str) -> list[Direction]:
     """The directions of a file written by `save_directions` for the generator expected."""
     json_path = Path(path).with_suffix(".json")
@@ -107,8 +116,9 @@ def load_directions(path: str | Path, expected_fingerprint: str) -> list[Directi
         meta = json.loads(json_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise FauxshopError(f"{json_path}: not a readable directions sidecar ({e})") from e
-    if meta.get("format") != FORMAT:
-        raise FauxshopError(f"{json_path}: not a fauxshop directions file")
+    missing = [k for k in SIDECAR_KEYS if k not in meta] if isinstance(meta, dict) else SIDECAR_KEYS
+    if missing or meta.get("format") != FORMAT:
+        raise FauxshopError(f"{json_path}: not a fauxshop directions file (missing {missing})")
     if meta["generator_fingerprint"] != expected_fingerprint:
         raise FauxshopError(
             f"{json_path}: made for another generator (fingerprint "
