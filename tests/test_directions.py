@@ -294,10 +294,20 @@ def test_match_names_names_components_by_their_strongest_effect(G, scorer):
     named = match_names(G, scorer, ganspace(G, k=2, n=500), range(12), strength=2.0)
     assert [d.name.split("-")[0] for d in named] == ["pc0", "pc1"]
     for d in named:
-        head = d.meta["matched"]["head"]
-        assert d.name.endswith(f"-{head}") and head in scorer.heads
+        head, rises = d.meta["matched"]["head"], d.meta["matched"]["class"]
+        assert d.name.endswith(f"-{head}:{rises}") and rises in scorer.heads[head]
         row = disentanglement(G, scorer, [d], range(12), strength=2.0)[0]
-        assert row[f"{head} Δ/step"] == pytest.approx(d.meta["matched"]["delta_per_step"])
+        assert row[f"{head} moved/step"] == pytest.approx(d.meta["matched"]["moved_per_step"])
+        assert row[f"{head} moved/step"] == max(row[f"{h} moved/step"] for h in scorer.heads)
+        assert row[f"{head} rises"] == rises
+
+
+def test_moves_of_an_unordered_head_do_not_cancel(G, scorer, bright):
+    row = disentanglement(G, scorer, [bright], range(20), strength=2.0)[0]
+    for head in scorer.heads:
+        assert 0 <= row[f"{head} moved/step"] <= 0.5 / 2.0  # total variation per unit step
+    assert row["brightness moved/step"] > 0.01
+    assert row["brightness rises"] == "bright"
 
 
 def test_a_damaged_directions_sidecar_is_one_clear_error(tmp_path):

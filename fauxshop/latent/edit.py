@@ -88,6 +88,14 @@ def _same_key(head: str) -> str:
     return f"{head} same top"
 
 
+def _moved_key(head: str) -> str:
+    return f"{head} moved/step"
+
+
+def _rises_key(head: str) -> str:
+    return f"{head} rises"
+
+
 def disentanglement(
     G: Generator,
     scorer: ImageScorer,
@@ -104,7 +112,10 @@ def disentanglement(
     top class. A clean direction moves one head and keeps the others' top classes.
 
     A head's score is P(target classes) for heads named in `targets` ('colour:red'), else its
-    expected class index in [0, 1] (see `head_score`).
+    expected class index in [0, 1] (see `head_score`), which only means something for ordered
+    heads (length). For every head, also: how far its class distribution moves per unit step
+    (total variation, blind to class order, so right for colour or category) and the class
+    whose probability rises most.
     """
     if strength <= 0:
         raise FauxshopError(f"strength must be > 0, got {strength}")
@@ -120,6 +131,11 @@ def disentanglement(
         for head in scorer.heads:
             s = head_score(probs[head], target_of.get(head)).reshape(-1, 2)
             row[_delta_key(head)] = float((s[:, 1] - s[:, 0]).mean() / (2 * strength))
+        for head in scorer.heads:
+            p = probs[head].reshape(-1, 2, probs[head].shape[1])
+            rise = p[:, 1] - p[:, 0]
+            row[_moved_key(head)] = float(0.5 * rise.abs().sum(dim=1).mean() / (2 * strength))
+            row[_rises_key(head)] = scorer.heads[head][int(rise.mean(dim=0).argmax())]
         for head in scorer.heads:
             top = probs[head].argmax(dim=1).reshape(-1, 2)
             row[_same_key(head)] = float((top == base[head].argmax(dim=1)[:, None]).float().mean())
@@ -138,17 +154,18 @@ def match_names(
     class_index: int | None = None,
     batch: int = 16,
 ) -> list[Direction]:
-    """Name unsupervised directions ('pc3', 'sefa0') by the head whose score each moves most:
-    'pc3-sleeve', turned so that a positive strength raises that score."""
+    """Name unsupervised directions ('pc3', 'sefa0') by the head whose class distribution each
+    moves most, and the class a positive step makes likelier: 'pc3-colour:red'. Class order
+    plays no part, so unordered heads (colour, category) are named as well as ordered ones."""
     rows = disentanglement(G, scorer, directions, seeds, strength, targets, psi, class_index, batch)
     named = []
     for d, row in zip(directions, rows, strict=True):
-        head = max(scorer.heads, key=lambda h: abs(row[_delta_key(h)]))
-        delta = row[_delta_key(head)]
-        sign = 1.0 if delta >= 0 else -1.0
-        matched = {"head": head, "delta_per_step": abs(delta), "flipped": sign < 0}
-        meta = {**d.meta, "matched": matched}
-        named.append(replace(d, name=f"{d.name}-{head}", vector=d.vector * sign, meta=meta))
+        head = max(scorer.heads, key=lambda h: row[_moved_key(h)])
+        rises = row[_rises_key(head)]
+        matched = {"head": head, "class": rises, "moved_per_step": row[_moved_key(head)]}
+        named.append(
+            replace(d, name=f"{d.name}-{head}:{rises}", meta={**d.meta, "matched": matched})
+        )
     return named
 
 
