@@ -315,9 +315,10 @@ def cmd_directions(args) -> int:
         save_directions,
         sefa,
     )
-    from fauxshop.latent.edit import disentanglement, format_table, match_names
+    from fauxshop.latent.edit import disentanglement, match_names
     from fauxshop.latent.mixing import parse_styles
     from fauxshop.latent.sampling import parse_seeds
+    from fauxshop.markdown import markdown_table
 
     G, snapshot = _generator(args)
     cls = _class_index(G, snapshot, args.class_name)
@@ -340,7 +341,9 @@ def cmd_directions(args) -> int:
     save_directions(path, [d for d in kept if d.name not in names] + found, fingerprint)
     print(f"{len(found)} direction(s) ({', '.join(sorted(names))}) → {path}")
     if scorer is not None:
-        print(format_table(disentanglement(G, scorer, found, seeds, psi=args.psi, class_index=cls)))
+        print(
+            markdown_table(disentanglement(G, scorer, found, seeds, psi=args.psi, class_index=cls))
+        )
     return 0
 
 
@@ -364,9 +367,9 @@ def cmd_edit(args) -> int:
 
 
 def cmd_rare(args) -> int:
-    from fauxshop.latent.edit import format_table
     from fauxshop.latent.rare import RareConfig, rare_samples
     from fauxshop.latent.sampling import save_grid
+    from fauxshop.markdown import markdown_table
 
     G, snapshot = _generator(args)
     config = dataclass_from_args(RareConfig, args)
@@ -374,7 +377,7 @@ def cmd_rare(args) -> int:
     out = args.out / f"{config.method}.png"
     if len(result.images):
         print(f"{len(result.images)} images: {save_grid(result.images, out, cols=10)}")
-    print(format_table([result.report]))
+    print(markdown_table([result.report]))
     return 0
 
 

@@ -27,11 +27,11 @@ from fauxshop.latent.edit import (
     disentanglement,
     edit_grid,
     edit_ws,
-    format_table,
     match_names,
     parse_strengths,
 )
 from fauxshop.latent.generate import generate, render_ws, seeds_to_ws
+from fauxshop.markdown import markdown_table
 
 RES, W_DIM = 16, 32  # num_ws = 6: b4 (1 conv), b8 (2), b16 (2), plus the last toRGB
 CATEGORIES = ("dress", "top", "jumpsuit")
@@ -285,7 +285,7 @@ def test_disentanglement_measures_what_a_direction_changes(G, scorer, bright):
     assert [r["direction"] for r in rows] == ["brightness:bright", "rand"]
     assert rows[0]["brightness Δ/step"] > 0.02
     assert all(0 <= r[f"{h} same top"] <= 1 for r in rows for h in scorer.heads)
-    table = format_table(rows).splitlines()
+    table = markdown_table(rows).splitlines()
     assert table[0].startswith("| direction | method | brightness Δ/step")
     assert len(table) == 4 and table[2].startswith("| brightness:bright | interfacegan |")
 

@@ -167,19 +167,3 @@ def match_names(
             replace(d, name=f"{d.name}-{head}:{rises}", meta={**d.meta, "matched": matched})
         )
     return named
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "–"
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
-
-
-def format_table(rows: Sequence[dict[str, Any]]) -> str:
-    """A markdown table of flat dicts, columns in the first row's key order."""
-    if not rows:
-        return ""
-    keys = list(rows[0])
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(_cell(r.get(k)) for k in keys) + " |" for r in rows]
-    return "\n".join(lines)

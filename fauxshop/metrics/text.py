@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from fauxshop.catalog.taxonomy import find_mentions
+from fauxshop.markdown import markdown_table
 
 # A run of letters/digits; an apostrophe or hyphen *between* two runs stays inside the word.
 _WORD_RE = re.compile(r"[^\W_]+(?:['-][^\W_]+)*")
@@ -264,23 +265,6 @@ def text_metrics(
     }
 
 
-def _cell(value: float | int | None) -> str:
-    """A table cell: floats with 3 decimals, None as "-"."""
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    return str(value)
-
-
 def format_table(rows: dict[str, dict[str, float | int | None]]) -> str:
     """A markdown table: one row per run name, one column per metric (missing ones as "-")."""
-    columns = list(dict.fromkeys(key for metrics in rows.values() for key in metrics))
-    lines = [
-        "| " + " | ".join(["run", *columns]) + " |",
-        "|" + "---|" + "---:|" * len(columns),
-    ]
-    for name, metrics in rows.items():
-        cells = [name.replace("|", "\\|"), *(_cell(metrics.get(c)) for c in columns)]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return markdown_table([{"run": name, **metrics} for name, metrics in rows.items()])
