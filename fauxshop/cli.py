@@ -351,19 +351,39 @@ def cmd_edit(args) -> int:
     from fauxshop.image.checkpoint import generator_fingerprint
     from fauxshop.latent.directions import find_direction, load_directions
     from fauxshop.latent.edit import edit_grid, parse_strengths
+    from fauxshop.latent.generate import seeds_to_ws
     from fauxshop.latent.mixing import parse_styles
     from fauxshop.latent.sampling import parse_seeds, save_png
 
     G, snapshot = _generator(args)
-    directions = load_directions(_directions_path(args), generator_fingerprint(G))
-    direction = find_direction(directions, args.direction)
+    fingerprint = generator_fingerprint(G)
+    direction = find_direction(load_directions(_directions_path(args), fingerprint), args.direction)
     layers = parse_styles(args.layers, G.num_ws, G.img_resolution) if args.layers else None
-    grid = edit_grid(
-        G, parse_seeds(args.seeds), direction, parse_strengths(args.strength), layers,
-        args.psi, _class_index(G, snapshot, args.class_name),
-    )  # fmt: skip
+    noises = None
+    if args.latent:
+        ws, noises = _projected_latents(args.latent, fingerprint)
+    else:
+        class_index = _class_index(G, snapshot, args.class_name)
+        ws = seeds_to_ws(G, parse_seeds(args.seeds), args.psi, class_index)
+    grid = edit_grid(G, ws, direction, parse_strengths(args.strength), layers, noises)
     print(f"edit grid ({direction.name}): {save_png(grid, args.out)}")
     return 0
+
+
+def _projected_latents(paths: list[Path], fingerprint: str):
+    """The ws (N x num_ws x w_dim) and noise maps of projections made with this generator."""
+    import torch
+
+    from fauxshop.latent.projection import load_projection
+
+    ws, noises = [], []
+    for path in paths:
+        w, noise, meta = load_projection(path)
+        if meta.get("generator") != fingerprint:
+            raise FauxshopError(f"{path}: projected with another generator; project it again")
+        ws.append(w)
+        noises.append(noise)
+    return torch.stack(ws), noises
 
 
 def cmd_rare(args) -> int:
@@ -740,6 +760,9 @@ def _add_latent_verbs(sub, common) -> None:
         common,
     )
     p.add_argument("--seeds", default="0-3", help="row seeds (default: 0-3)")
+    p.add_argument(
+        "--latent", type=Path, nargs="+", help="rows from projections (NAME.npz), not seeds"
+    )
     p.add_argument("--direction", required=True, help="a direction's name in the file")
     p.add_argument("--strength", default="-3:3:7", help="START:STOP:COUNT or a,b,c (use =)")
     p.add_argument("--layers", help="W+ rows to edit, e.g. coarse or 0-6 (default: all)")

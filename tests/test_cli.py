@@ -1,7 +1,9 @@
 import json
 import zipfile
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from fauxshop.cli import build_parser, main
 
@@ -84,8 +86,6 @@ def test_sefa_directions_then_an_edit_grid_from_the_demo_generator(tmp_path, cap
     assert (
         main([*argv, "--seeds", "1,2", "--class", "dress", "--out", str(tmp_path / "e.png")]) == 0
     )
-    from PIL import Image
-
     with Image.open(tmp_path / "e.png") as grid:
         assert grid.size == (3 * 32, 2 * 64)  # 3 strengths x 2 seeds of 64x32 tiles
 
@@ -101,3 +101,12 @@ def test_project_verb_reports_psnr_and_skips_a_missing_photo(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "dress: PSNR" in out and "skipped no" in out
     assert (tmp_path / "proj" / "dress.npz").is_file()
+
+    files = ["--directions", str(tmp_path / "d.safetensors")]
+    assert main(["directions", str(DEMO_GENERATOR), "--method", "sefa", "--k", "1", *files]) == 0
+    argv = ["edit", str(DEMO_GENERATOR), "--direction", "sefa0", "--strength=-2,0,2", *files]
+    latent = ["--latent", str(tmp_path / "proj" / "dress.npz")]
+    assert main([*argv, *latent, "--out", str(tmp_path / "e.png")]) == 0
+    with Image.open(tmp_path / "e.png") as grid, Image.open(tmp_path / "proj/dress.png") as rec:
+        assert grid.size == (3 * 32, 64)
+        assert np.array_equal(np.asarray(grid)[:, 32:64], np.asarray(rec))  # strength 0

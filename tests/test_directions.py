@@ -31,6 +31,7 @@ from fauxshop.latent.edit import (
     parse_strengths,
 )
 from fauxshop.latent.generate import generate, render_ws, seeds_to_ws
+from fauxshop.latent.projection import noise_names, render_projection
 from fauxshop.markdown import markdown_table
 
 RES, W_DIM = 16, 32  # num_ws = 6: b4 (1 conv), b8 (2), b16 (2), plus the last toRGB
@@ -259,12 +260,26 @@ def test_parse_strengths_rejects_bad_text(text):
 
 
 def test_edit_grid_tiles_seeds_by_strengths_and_strength_zero_is_the_seed(G, bright):
-    grid = edit_grid(G, [3, 4], bright, [-2.0, 0.0, 2.0], psi=0.7)
+    grid = edit_grid(G, seeds_to_ws(G, [3, 4], psi=0.7), bright, [-2.0, 0.0, 2.0])
     assert grid.shape == (2 * RES, 3 * RES, 3) and grid.dtype == np.uint8
     plain = generate(G, [3, 4], psi=0.7)
     for row in range(2):
         assert np.array_equal(grid[row * RES : (row + 1) * RES, RES : 2 * RES], plain[row])
         assert not np.array_equal(grid[row * RES : (row + 1) * RES, :RES], plain[row])
+
+
+def test_edit_grid_of_a_projection_renders_with_its_own_noise(G, bright):
+    G = copy.deepcopy(G)
+    for name, p in G.synthesis.named_parameters():
+        if name.endswith("noise_strength"):
+            p.fill_(0.5)  # noise matters (a new G's strengths start at 0)
+    ws = seeds_to_ws(G, [5], psi=0.7)[0]
+    noise = {name: torch.randn_like(G.synthesis.get_buffer(name)) for name in noise_names(G)}
+    grid = edit_grid(G, ws[None], bright, [0.0, 1.0], noises=[noise])
+    assert np.array_equal(grid[:, :RES], render_projection(G, ws, noise))
+    assert not np.array_equal(grid[:, :RES], generate(G, [5], psi=0.7)[0])
+    with pytest.raises(FauxshopError, match="noise sets"):
+        edit_grid(G, ws[None], bright, [0.0], noises=[])
 
 
 def test_edits_touch_only_the_chosen_layers(G):

@@ -43,9 +43,11 @@ from fauxshop.atomic import atomic_open, atomic_write_bytes
 from fauxshop.errors import FauxshopError
 from fauxshop.image.networks import EqualLinear, Generator
 from fauxshop.latent.generate import in_fixed_batches, render_ws, seeds_to_ws
+from fauxshop.progress import progress
 from fauxshop.tagger import ImageScorer
 
 FORMAT = "fauxshop-directions/1"
+SCORE_CHUNK = 256  # images rendered and scored at once
 METHODS = ("interfacegan", "ganspace", "sefa")
 
 
@@ -230,6 +232,18 @@ def score_images(
     return dict(zip(heads, flat.split(sizes, dim=1), strict=True))
 
 
+def score_ws(
+    G: Generator, scorer: ImageScorer, ws: torch.Tensor, batch: int = 16, desc: str = ""
+) -> dict[str, torch.Tensor]:
+    """Every head's probabilities for the images of N ws, rendered and scored SCORE_CHUNK at a
+    time, so memory stays flat however many samples a fit looks at."""
+    chunks = [
+        score_images(scorer, render_ws(G, ws[i : i + SCORE_CHUNK], batch=batch), device=ws.device)
+        for i in progress(range(0, len(ws), SCORE_CHUNK), desc or "score", unit="chunk")
+    ]
+    return {head: torch.cat([c[head] for c in chunks]) for head in scorer.heads}
+
+
 def image_features(
     scorer: ImageScorer, images: np.ndarray, batch: int = 64, device: torch.device | str = "cpu"
 ) -> torch.Tensor:
@@ -282,8 +296,7 @@ def interfacegan(
     if not 0 < share <= 0.5 or k < 5:
         raise FauxshopError(f"interfacegan: share {share} of {n} samples leaves too few per side")
     ws = seeds_to_ws(G, range(seed_start, seed_start + n), psi, class_index, batch)
-    images = render_ws(G, ws, batch=batch, desc="interfacegan")
-    score = tgt.score(score_images(scorer, images, device=ws.device)).numpy()
+    score = tgt.score(score_ws(G, scorer, ws, batch, desc=f"interfacegan {tgt}")).numpy()
     order = np.argsort(score, kind="stable")
     picked = np.concatenate([order[:k], order[-k:]])
     if score[order[-k]] <= score[order[k - 1]]:

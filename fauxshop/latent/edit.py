@@ -21,9 +21,10 @@ from fauxshop.latent.directions import (
     Direction,
     head_score,
     parse_target,
-    score_images,
+    score_ws,
 )
 from fauxshop.latent.generate import render_ws, seeds_to_ws
+from fauxshop.latent.projection import render_projection
 from fauxshop.latent.sampling import tile_grid
 from fauxshop.tagger import ImageScorer
 
@@ -61,22 +62,28 @@ def edit_ws(
 
 def edit_grid(
     G: Generator,
-    seeds: Sequence[int],
+    ws: torch.Tensor,
     direction: Direction | torch.Tensor,
     strengths: Sequence[float],
     layers: Sequence[int] | None = None,
-    psi: float = 1.0,
-    class_index: int | None = None,
-    noise_mode: str = "const",
+    noises: Sequence[dict[str, torch.Tensor]] | None = None,
     batch: int = 16,
     fill: int = 255,
 ) -> np.ndarray:
-    """One uint8 image: a row per seed, a column per strength (strength 0 is the seed itself)."""
+    """One uint8 image: a row per latent, a column per strength (strength 0 is the latent
+    itself). ws: N x num_ws x w_dim, from seeds (`seeds_to_ws`) or projected photos; noises:
+    each projection's own noise maps (default: G's constant noise)."""
     if not strengths:
         raise FauxshopError("edit: no strengths given")
-    ws = seeds_to_ws(G, seeds, psi, class_index, batch)
-    edited = edit_ws(ws, direction, strengths, layers).flatten(0, 1)
-    images = render_ws(G, edited, noise_mode, batch, desc="edit")
+    if noises is not None and len(noises) != len(ws):
+        raise FauxshopError(f"edit: {len(ws)} latents but {len(noises)} noise sets")
+    edited = edit_ws(ws, direction, strengths, layers)
+    if noises is None:
+        images = render_ws(G, edited.flatten(0, 1), batch=batch, desc="edit")
+    else:
+        images = np.concatenate(
+            [render_projection(G, row, noise) for row, noise in zip(edited, noises, strict=True)]
+        )
     return tile_grid(images, len(strengths), fill)
 
 
@@ -121,12 +128,11 @@ def disentanglement(
         raise FauxshopError(f"strength must be > 0, got {strength}")
     target_of = {t.head: t for t in (parse_target(spec, scorer.heads) for spec in targets)}
     ws = seeds_to_ws(G, seeds, psi, class_index, batch)
-    device = ws.device
-    base = score_images(scorer, render_ws(G, ws, batch=batch), device=device)
+    base = score_ws(G, scorer, ws, batch, desc="unedited")
     rows = []
     for d in directions:
         edited = edit_ws(ws, d, [-strength, strength]).flatten(0, 1)
-        probs = score_images(scorer, render_ws(G, edited, batch=batch, desc=d.name), device=device)
+        probs = score_ws(G, scorer, edited, batch, desc=d.name)
         row: dict[str, Any] = {"direction": d.name, "method": d.method}
         for head in scorer.heads:
             s = head_score(probs[head], target_of.get(head)).reshape(-1, 2)

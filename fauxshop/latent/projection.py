@@ -174,11 +174,13 @@ def synthesize(G: Generator, ws: torch.Tensor, noise: dict[str, torch.Tensor]) -
 
 
 def render_projection(G: Generator, ws: torch.Tensor, noise: dict[str, torch.Tensor]) -> np.ndarray:
-    """num_ws x w_dim latents + noise maps -> the H x W x C uint8 image G makes of them."""
+    """num_ws x w_dim latents + noise maps -> the H x W x C uint8 image G makes of them; or
+    K x num_ws x w_dim (edits of one projection) -> K x H x W x C, all with its noise."""
     device = G.mapping.w_avg.device
     with torch.no_grad():
         noise = {k: v.to(device) for k, v in noise.items()}
-        return to_uint8(synthesize(G, ws.to(device)[None], noise))[0]
+        images = to_uint8(synthesize(G, ws.to(device).reshape(-1, *ws.shape[-2:]), noise))
+    return images[0] if ws.ndim == 2 else images
 
 
 # ----------------------------------------------------------------------------------------------
