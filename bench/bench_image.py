@@ -29,11 +29,11 @@ import contextlib
 import json
 import os
 import resource
-import subprocess
-import sys
 import time
 from functools import partial
 from types import SimpleNamespace
+
+from _child import run_child
 
 # name: (H, W, z_dim = w_dim, mapping layers, channel_base, channel_max, train batch)
 CONFIGS = {
@@ -176,14 +176,9 @@ def bench_gen(name: str, seconds: float) -> dict:
 
 
 def child(task: str, name: str, seconds: float, threads: int) -> dict:
-    """Run one measurement in a fresh interpreter; its JSON result."""
-    cmd = [sys.executable, __file__, "--task", task, "--configs", name]
-    cmd += ["--seconds", str(seconds), "--threads", str(threads)]
-    env = dict(os.environ, FAUXSHOP_QUIET="1")
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if out.returncode:
-        sys.exit(f"{task} {name} failed:\n{out.stderr}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    """One measurement in a fresh interpreter (see _child)."""
+    args = ["--task", task, "--configs", name, "--seconds", str(seconds)]
+    return run_child(__file__, [*args, "--threads", str(threads)])
 
 
 def main() -> None:

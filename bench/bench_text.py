@@ -27,11 +27,12 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _child import run_child
 
 QUICK = {"steps": 3, "warmup": 1, "block_size": 128, "batch": 4, "vocab": 512, "records": 200,
          "contexts": 2, "n": 2, "max_new_tokens": 16}  # fmt: skip
@@ -166,14 +167,9 @@ TASKS = {"ours-train": train_ours, "peer-train": train_peer,
 
 
 def child(task: str, data: Path, threads: int) -> dict:
-    """Run one measurement in a fresh interpreter; its JSON result."""
-    cmd = [sys.executable, __file__, *sys.argv[1:], "--task", task, "--data", str(data)]
-    cmd += ["--threads", str(threads)]
-    env = dict(os.environ, FAUXSHOP_QUIET="1")
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if out.returncode:
-        sys.exit(f"{task} failed:\n{out.stderr}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    """One measurement in a fresh interpreter (see _child)."""
+    args = [*sys.argv[1:], "--task", task, "--data", str(data), "--threads", str(threads)]
+    return run_child(__file__, args)
 
 
 def main() -> None:

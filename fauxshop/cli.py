@@ -286,7 +286,7 @@ def cmd_project(args) -> int:
     if args.from_store:
         with _store(args) as store:
             rows = list(store.products(status="kept", category=args.category))
-        images = [(row["sku"], row["image_path"]) for row in rows]
+        images = [(row["sku"], row["image_path"]) for row in rows][: args.limit]
     else:
         images = [(Path(p).stem, p) for p in args.images]
     if not images:
@@ -307,6 +307,8 @@ def cmd_project(args) -> int:
 
 
 def cmd_directions(args) -> int:
+    from dataclasses import replace
+
     from fauxshop.image.checkpoint import generator_fingerprint
     from fauxshop.latent.directions import (
         ganspace,
@@ -315,7 +317,7 @@ def cmd_directions(args) -> int:
         save_directions,
         sefa,
     )
-    from fauxshop.latent.edit import disentanglement, match_names
+    from fauxshop.latent.edit import disentanglement, disentanglement_summary, match_names
     from fauxshop.latent.mixing import parse_styles
     from fauxshop.latent.sampling import parse_seeds
     from fauxshop.markdown import markdown_table
@@ -323,27 +325,32 @@ def cmd_directions(args) -> int:
     G, snapshot = _generator(args)
     cls = _class_index(G, snapshot, args.class_name)
     scorer = _tagger(args) if args.tagger or args.method == "interfacegan" else None
+    layers = parse_styles(args.layers, G.num_ws, G.img_resolution) if args.layers else None
     if args.method == "interfacegan":
         if not args.target:
             raise FauxshopError("directions: interfacegan needs --target HEAD:CLASS")
-        found = [interfacegan(G, scorer, args.target, args.num, psi=args.psi, class_index=cls)]
+        found = [
+            interfacegan(G, scorer, target, args.num, psi=args.psi, class_index=cls)
+            for target in args.target
+        ]
     elif args.method == "ganspace":
         found = ganspace(G, k=args.k, n=args.num, class_index=cls)
     else:
-        layers = parse_styles(args.layers, G.num_ws, G.img_resolution) if args.layers else None
         found = sefa(G, k=args.k, layers=layers)
+    if layers is not None and args.method != "sefa":  # edits confined to these rows
+        found = [replace(d, name=f"{d.name}@{args.layers}", layers=layers) for d in found]
     seeds = parse_seeds(args.seeds)
     if scorer is not None and args.method != "interfacegan":
-        found = match_names(G, scorer, found, seeds, strength=2.0, class_index=cls)
+        found = match_names(G, scorer, found, seeds, args.strength, class_index=cls)
     path, fingerprint = _directions_path(args), generator_fingerprint(G)
     kept = load_directions(path, fingerprint) if path.with_suffix(".json").is_file() else []
     names = {d.name for d in found}
     save_directions(path, [d for d in kept if d.name not in names] + found, fingerprint)
     print(f"{len(found)} direction(s) ({', '.join(sorted(names))}) → {path}")
     if scorer is not None:
-        print(
-            markdown_table(disentanglement(G, scorer, found, seeds, psi=args.psi, class_index=cls))
-        )
+        rows = disentanglement(G, scorer, found, seeds, args.strength, (), args.psi, cls)
+        print(f"what each direction changes, ±{args.strength} steps over {len(seeds)} seeds:")
+        print(markdown_table(disentanglement_summary(rows)))
     return 0
 
 
@@ -387,13 +394,27 @@ def _projected_latents(paths: list[Path], fingerprint: str):
 
 
 def cmd_rare(args) -> int:
-    from fauxshop.latent.rare import RareConfig, rare_samples
+    from fauxshop.image.checkpoint import generator_fingerprint
+    from fauxshop.latent.directions import parse_target
+    from fauxshop.latent.rare import RareConfig, rare_samples, real_class_features
     from fauxshop.latent.sampling import save_grid
     from fauxshop.markdown import markdown_table
 
     G, snapshot = _generator(args)
     config = dataclass_from_args(RareConfig, args)
-    result = rare_samples(G, _tagger(args), config, label_names=snapshot.meta.get("label_names"))
+    tagger = _tagger(args)
+    real = None
+    if args.real:
+        target = parse_target(config.category, tagger.heads, default_head="category")
+        real = real_class_features(tagger, args.real, target, args.device)
+        print(f"{len(real)} real {target} photos in {args.real}")
+    class_ws = None
+    if args.latent:
+        if config.method != "centroid":
+            raise FauxshopError("rare: --latent gives class ws to the centroid method only")
+        class_ws, _ = _projected_latents(args.latent, generator_fingerprint(G))
+    labels = snapshot.meta.get("label_names")
+    result = rare_samples(G, tagger, config, class_ws, labels, real)
     out = args.out / f"{config.method}.png"
     if len(result.images):
         print(f"{len(result.images)} images: {save_grid(result.images, out, cols=10)}")
@@ -727,6 +748,7 @@ def _add_latent_verbs(sub, common) -> None:
     p.add_argument("images", nargs="*", type=Path, help="photos to project")
     p.add_argument("--from-store", action="store_true", help="project the store's kept products")
     p.add_argument("--category", help="with --from-store: only this category (and G's class)")
+    p.add_argument("--limit", type=int, help="with --from-store: the first N products only")
     p.add_argument("--class", dest="class_name", help="class name or index (conditional G)")
     p.add_argument("--tagger", type=Path, help="tagger for --features scorer")
     p.add_argument("--out", type=Path, required=True, help="folder for NAME.npz/.png/.mp4")
@@ -742,12 +764,19 @@ def _add_latent_verbs(sub, common) -> None:
         common,
     )
     p.add_argument("--method", choices=METHODS, required=True)
-    p.add_argument("--target", help="interfacegan: HEAD:CLASS[,CLASS], e.g. length:midi,maxi")
+    p.add_argument(
+        "--target", nargs="+", help="interfacegan: HEAD:CLASS[,CLASS] each, e.g. length:midi,maxi"
+    )
     p.add_argument("--tagger", type=Path, help="tagger (interfacegan; names other directions)")
     p.add_argument("--num", type=int, default=2000, help="sampled ws (default: 2000)")
     p.add_argument("--k", type=int, default=10, help="ganspace/sefa: directions (default: 10)")
-    p.add_argument("--layers", help="sefa: layers to read, e.g. coarse or 0-3")
+    p.add_argument(
+        "--layers",
+        help="ws rows, e.g. coarse or 0-3; sefa: the rows it reads; others: the rows their "
+        "edits apply to (name gets @LAYERS)",
+    )
     p.add_argument("--seeds", default="0-31", help="seeds for naming and the table")
+    p.add_argument("--strength", type=float, default=2.0, help="step measured (default: 2)")
     p.add_argument("--directions", type=Path, help="file (default: RUN/directions.safetensors)")
     _sampling_flags(p, 1.0)
 
@@ -780,6 +809,10 @@ def _add_latent_verbs(sub, common) -> None:
         common,
     )
     p.add_argument("--tagger", type=Path, help="tagger that judges the class")
+    p.add_argument("--real", type=Path, help="archive of real photos: novelty and realism")
+    p.add_argument(
+        "--latent", type=Path, nargs="+", help="centroid: projected photos (NAME.npz) of the class"
+    )
     p.add_argument("--out", type=Path, required=True, help="folder for METHOD.png")
     add_dataclass_args(p, RareConfig, "rare")
 

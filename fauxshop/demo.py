@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +23,26 @@ from fauxshop.catalog.pack import PackConfig, pack
 from fauxshop.catalog.prune import PruneConfig, format_report, load_ground_truth, prune
 from fauxshop.catalog.status import format_status
 from fauxshop.catalog.store import Store
+from fauxshop.errors import FauxshopError
 from fauxshop.image.checkpoint import load_generator, read_snapshot
 from fauxshop.image.train import TrainConfig, train
-from fauxshop.latent.generate import generate
+from fauxshop.latent.directions import interfacegan, parse_target
+from fauxshop.latent.edit import (
+    disentanglement,
+    disentanglement_summary,
+    edit_grid,
+    parse_strengths,
+)
+from fauxshop.latent.generate import generate, seeds_to_ws
 from fauxshop.latent.mixing import parse_styles, style_mix_grid
+from fauxshop.latent.rare import RareConfig, rare_samples, real_class_features
 from fauxshop.latent.sampling import save_grid, save_png
 from fauxshop.latent.walk import latent_walk, write_video
+from fauxshop.markdown import markdown_table
 from fauxshop.metrics.text import TrainingIndex, format_table, text_metrics
+from fauxshop.tagger.model import TaggerConfig, load_tagger
+from fauxshop.tagger.train import evaluate_tagger, train_tagger
+from fauxshop.tagger.train import format_report as format_tagger_report
 from fauxshop.text.corpus import read_corpus
 from fauxshop.text.models import load_trained
 from fauxshop.text.sample import SamplingConfig, write
@@ -38,6 +52,12 @@ from fauxshop.workspace import Workspace
 DEMO_SIZES = ((64, 32), (128, 64))
 DEMO_GENERATOR = Path(__file__).parent / "assets" / "demo-generator.safetensors"
 DEMO_WRITER = Path(__file__).parent / "assets" / "demo-writer"
+# Trained on a 3,000-product demo catalog (seed 0) with `train-tagger`, see docs/latent.md;
+# the demo's held-out photos are held out for it too (a product's split depends on its index).
+DEMO_TAGGER = Path(__file__).parent / "assets" / "demo-tagger.safetensors"
+# Length lives in the coarse ws rows of the 64x32 demo generator, colour in the middle ones:
+# edits confined there change less else (measured in docs/latent.md).
+DEMO_DIRECTIONS = (("length:midi,maxi", [0, 1, 2, 3]), ("colour:red", [4, 5, 6, 7]))
 # The corpus the shipped writer learned from (`demo-catalog --corpus-only`), for the
 # memorisation check: a description it writes must not be a copy of one of these.
 DEMO_WRITER_CORPUS = {"n": 6000, "seed": 1}
@@ -120,8 +140,15 @@ def run_demo(ws: Workspace, n: int = 600, seed: int = 0) -> None:
     print(f"{row['step']} steps, val loss {row['val_loss']:.3f}, {row['tokens_per_s']:.0f} tok/s")
     _done(t)
 
+    t = _stage("train-tagger: a short run of the demo tagger's config (the command works)")
+    tagger_dir = ws.runs_dir / "demo-tagger-smoke"
+    report = train_tagger(archive, tagger_dir, TaggerConfig(epochs=1, seed=seed))
+    print(format_tagger_report(report))
+    _done(t)
+
     show_generator(DEMO_GENERATOR, ws.exports_dir / "demo")
     show_writer(DEMO_WRITER, corpus, ws.exports_dir / "demo")
+    show_latent_tools(DEMO_GENERATOR, DEMO_TAGGER, archive, ws.exports_dir / "demo")
 
 
 def show_generator(model: Path, out: Path) -> None:
@@ -160,4 +187,59 @@ def show_writer(model: Path, corpus: Path, out: Path, contexts: int = 48) -> Non
     with atomic_open(path, encoding="utf-8") as f:
         f.writelines(json.dumps(s, ensure_ascii=False) + "\n" for s in samples)
     print(f"{len(samples)} descriptions for held-out contexts: {path}")
+    _done(t)
+
+
+def show_latent_tools(model: Path, tagger_path: Path, archive: Path, out: Path) -> None:
+    """The shipped tagger graded on held-out photos; directions found with it, measured, and
+    shown as edit grids; jumpsuits (the catalog's rare class) made three ways, graded."""
+    t = _stage(f"train-tagger: {tagger_path.name} on held-out photos of {archive.name}")
+    tagger = load_tagger(tagger_path)
+    heads = evaluate_tagger(tagger, archive)["heads"]
+    rows = [
+        {"head": h, "accuracy": m["accuracy"], "majority": m["majority"]} for h, m in heads.items()
+    ]
+    print(markdown_table(rows))
+    _done(t)
+
+    t = _stage("directions + edit: InterFaceGAN with the tagger's labels, on dresses")
+    G = load_generator(model)
+    names = read_snapshot(model).meta["label_names"]
+    dress = names.index("dress")
+    found = [
+        replace(interfacegan(G, tagger, target, n=1000, class_index=dress), layers=layers)
+        for target, layers in DEMO_DIRECTIONS
+    ]
+    table = disentanglement(G, tagger, found, range(32), 3.0, class_index=dress)
+    print(markdown_table(disentanglement_summary(table)))
+    dress_ws = seeds_to_ws(G, range(4), 0.7, dress)
+    for d in found:
+        path = out / f"edit-{d.name.partition(':')[0]}.png"
+        grid = edit_grid(G, dress_ws, d, parse_strengths("-4:4:7"))
+        print(f"{d.name} on rows {d.layers}, strength -4..4: {save_png(grid, path)}")
+    _done(t)
+
+    t = _stage("rare: jumpsuits on demand by filter, centroid and conditional")
+    try:
+        real = real_class_features(tagger, archive, parse_target("category:jumpsuit", tagger.heads))
+        print(f"{len(real)} real jumpsuits in {archive.name} (for novelty and realism)")
+    except FauxshopError as e:  # a small demo catalog may hold none
+        real = None
+        print(f"{e}: no novelty or realism")
+    found_by_filter = rare_samples(
+        G, tagger, RareConfig("jumpsuit", n=16, label="dress"), None, names, real
+    )
+    centroid = rare_samples(
+        G, tagger, RareConfig("jumpsuit", n=16, method="centroid", label="dress"),
+        found_by_filter.ws, names, real, class_ws_cost=found_by_filter.sampled,
+    )  # fmt: skip
+    conditional = rare_samples(
+        G, tagger, RareConfig("jumpsuit", n=16, method="conditional"), None, names, real
+    )
+    for result in (found_by_filter, centroid, conditional):
+        method = result.report["method"]
+        print(f"{method}: {save_grid(result.images, out / f'rare-{method}.png', cols=8)}")
+    reports = [r.report for r in (found_by_filter, centroid, conditional)]
+    print(markdown_table([{k: v for k, v in r.items() if k != "precision_note"} for r in reports]))
+    print("(centroid starts from filter's 16 hits: their cost is in its yield too)")
     _done(t)

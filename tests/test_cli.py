@@ -67,8 +67,14 @@ def test_pipeline_verbs_end_to_end(tmp_path, capsys):
 def test_demo_runs_every_stage(tmp_path, capsys):
     assert main(["demo", "--n", "48", "--workdir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    for stage in ("demo-catalog", "ingest", "prune", "pack", "train-text", "write"):
+    stages = ("demo-catalog", "ingest", "prune", "pack", "train-text", "train-tagger", "write")
+    for stage in (*stages, "directions + edit", "rare"):
         assert f"== {stage}" in out
+    demo = tmp_path / "exports" / "demo"
+    for name in ("edit-length", "edit-colour", "rare-filter", "rare-centroid", "rare-conditional"):
+        assert (demo / f"{name}.png").is_file()
+    assert "| length:midi,maxi | interfacegan | length:midi,maxi |" in out
+    assert "| filter | category:jumpsuit | 16 |" in out
     assert (tmp_path / "archives" / "demo-64x32.zip").exists()
     assert (tmp_path / "archives" / "demo-128x64.corpus.jsonl").exists()
     descriptions = (tmp_path / "exports" / "demo" / "descriptions.jsonl").read_text()
@@ -88,6 +94,40 @@ def test_sefa_directions_then_an_edit_grid_from_the_demo_generator(tmp_path, cap
     )
     with Image.open(tmp_path / "e.png") as grid:
         assert grid.size == (3 * 32, 2 * 64)  # 3 strengths x 2 seeds of 64x32 tiles
+
+
+def test_interfacegan_directions_and_rare_jumpsuits_with_the_demo_tagger(tmp_path, capsys):
+    from fauxshop.demo import DEMO_GENERATOR, DEMO_TAGGER
+    from fauxshop.image.checkpoint import generator_fingerprint, load_generator
+    from fauxshop.latent.directions import load_directions
+
+    files = ["--directions", str(tmp_path / "d.safetensors"), "--tagger", str(DEMO_TAGGER)]
+    argv = ["directions", str(DEMO_GENERATOR), "--method", "interfacegan", "--class", "dress"]
+    argv += ["--target", "length:midi,maxi", "colour:red", "--layers", "coarse", "--num", "300"]
+    assert main([*argv, "--seeds", "0-3", *files]) == 0
+    out = capsys.readouterr().out
+    assert "| length:midi,maxi@coarse | interfacegan | length:midi,maxi |" in out
+    fingerprint = generator_fingerprint(load_generator(DEMO_GENERATOR))
+    found = load_directions(tmp_path / "d.safetensors", fingerprint)
+    assert [(d.name, d.layers) for d in found] == [
+        ("length:midi,maxi@coarse", [0, 1, 2, 3]),
+        ("colour:red@coarse", [0, 1, 2, 3]),
+    ]
+
+    real = str(tmp_path / "real.zip")
+    from fauxshop.catalog.demo_catalog import write_demo_catalog
+
+    catalog = tmp_path / "catalog"
+    write_demo_catalog(catalog, n=40, seed=0)
+    assert main(["ingest", str(catalog / "products.jsonl"), "--workdir", str(tmp_path)]) == 0
+    assert main(["prune", "--workdir", str(tmp_path)]) == 0
+    assert main(["pack", "--size", "64x32", "--out", real, "--workdir", str(tmp_path)]) == 0
+    argv = ["rare", str(DEMO_GENERATOR), "--tagger", str(DEMO_TAGGER), "--category", "dress"]
+    argv += ["--method", "conditional", "--n", "8", "--real", real, "--out", str(tmp_path / "r")]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "real category:dress photos" in out and "| conditional | category:dress | 8 |" in out
+    assert (tmp_path / "r" / "conditional.png").is_file()
 
 
 def test_project_verb_reports_psnr_and_skips_a_missing_photo(tmp_path, capsys):

@@ -286,20 +286,28 @@ def interfacegan(
     l2: float = 1e-3,
     batch: int = 16,
 ) -> Direction:
-    """The unit normal of a linear boundary in W between the `share` of `n` samples that score
-    highest for `target` and the `share` that score lowest (InterFaceGAN keeps only such
-    confident samples: the middle is where the tagger is unsure). One in five of them is held
-    out; meta['val_accuracy'] says how linearly separable the attribute is in W.
+    """The unit normal of a linear boundary in W between samples the tagger puts in `target`
+    (top class; the most confident `share` of `n` at most) and as many that score lowest for it.
+    InterFaceGAN keeps only such confident samples: the middle is where the tagger is unsure,
+    and a rare class's top quarter by score would be mostly samples of other classes. One in
+    five of them is held out; meta['val_accuracy'] says how linearly separable it is in W.
     """
     tgt = parse_target(target, scorer.heads)
-    k = int(share * n)
-    if not 0 < share <= 0.5 or k < 5:
-        raise FauxshopError(f"interfacegan: share {share} of {n} samples leaves too few per side")
+    if not 0 < share <= 0.5:
+        raise FauxshopError(f"interfacegan: share must be in (0, 0.5], got {share}")
     ws = seeds_to_ws(G, range(seed_start, seed_start + n), psi, class_index, batch)
-    score = tgt.score(score_ws(G, scorer, ws, batch, desc=f"interfacegan {tgt}")).numpy()
+    probs = score_ws(G, scorer, ws, batch, desc=f"interfacegan {tgt}")
+    score, hits = tgt.score(probs).numpy(), tgt.hit(probs).numpy()
     order = np.argsort(score, kind="stable")
-    picked = np.concatenate([order[:k], order[-k:]])
-    if score[order[-k]] <= score[order[k - 1]]:
+    positives = order[hits[order]][::-1]  # the tagger's class, most confident first
+    k = min(int(share * n), len(positives))
+    if k < 5:
+        raise FauxshopError(
+            f"interfacegan: the tagger calls only {len(positives)} of {n} samples {tgt}; "
+            "sample more (--num) or pick a class G makes more often"
+        )
+    picked = np.concatenate([order[:k], positives[:k]])
+    if score[positives[k - 1]] <= score[order[k - 1]]:
         raise FauxshopError(f"interfacegan: {tgt} scores do not differ between samples")
     x = ws[picked, 0].double().cpu().numpy()
     y = np.repeat([0.0, 1.0], k)
@@ -313,8 +321,9 @@ def interfacegan(
         "psi": psi,
         "share": share,
         "val_accuracy": accuracy,
+        "per_side": k,
         "score_low": float(score[order[k - 1]]),
-        "score_high": float(score[order[-k]]),
+        "score_high": float(score[positives[k - 1]]),
     }
     vector = torch.from_numpy(w / np.linalg.norm(w)).float()
     return Direction(str(tgt), "interfacegan", vector, None, meta)

@@ -19,6 +19,7 @@ from fauxshop.errors import FauxshopError
 from fauxshop.image.networks import Generator
 from fauxshop.latent.directions import (
     Direction,
+    Target,
     head_score,
     parse_target,
     score_ws,
@@ -126,14 +127,17 @@ def disentanglement(
     """
     if strength <= 0:
         raise FauxshopError(f"strength must be > 0, got {strength}")
-    target_of = {t.head: t for t in (parse_target(spec, scorer.heads) for spec in targets)}
+    given = {t.head: t for t in (parse_target(spec, scorer.heads) for spec in targets)}
     ws = seeds_to_ws(G, seeds, psi, class_index, batch)
     base = score_ws(G, scorer, ws, batch, desc="unedited")
     rows = []
     for d in directions:
         edited = edit_ws(ws, d, [-strength, strength]).flatten(0, 1)
         probs = score_ws(G, scorer, edited, batch, desc=d.name)
+        own = _own_target(d, scorer)
+        target_of = {**given, own.head: own} if own is not None else given
         row: dict[str, Any] = {"direction": d.name, "method": d.method}
+        row["target"] = str(own) if own is not None else ""
         for head in scorer.heads:
             s = head_score(probs[head], target_of.get(head)).reshape(-1, 2)
             row[_delta_key(head)] = float((s[:, 1] - s[:, 0]).mean() / (2 * strength))
@@ -147,6 +151,44 @@ def disentanglement(
             row[_same_key(head)] = float((top == base[head].argmax(dim=1)[:, None]).float().mean())
         rows.append(row)
     return rows
+
+
+def _own_target(d: Direction, scorer: ImageScorer) -> Target | None:
+    """What a direction is meant to raise: its InterFaceGAN target, or the class a matched
+    component was named by; None for an unnamed one."""
+    spec = d.meta.get("target")
+    if spec is None and "matched" in d.meta:
+        spec = f"{d.meta['matched']['head']}:{d.meta['matched']['class']}"
+    try:
+        return None if spec is None else parse_target(spec, scorer.heads)
+    except FauxshopError:
+        return None  # named by another tagger: measured without a target
+
+
+def disentanglement_summary(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One short row per direction from `disentanglement` rows: the target's score change per
+    step, how far the target head and the most-moved other head shift (total variation per
+    step), and the share of edits that keep the category. Clean: a large first shift, a small
+    second, category kept near 1."""
+    summary = []
+    for row in rows:
+        heads = [k.removesuffix(" moved/step") for k in row if k.endswith(" moved/step")]
+        head = row["target"].partition(":")[0]
+        others = [h for h in heads if h != head]
+        worst = max(others, key=lambda h: row[_moved_key(h)]) if others else None
+        summary.append(
+            {
+                "direction": row["direction"],
+                "method": row["method"],
+                "target": row["target"] or "-",
+                "target Δ/step": row[_delta_key(head)] if head else None,
+                "target moved/step": row[_moved_key(head)] if head else None,
+                "most-moved other": worst,
+                "other moved/step": row[_moved_key(worst)] if worst else None,
+                "category kept": row.get(_same_key("category")),
+            }
+        )
+    return summary
 
 
 def match_names(

@@ -12,8 +12,11 @@
 
 Each run reports: yield per 1,000 images generated (setup included), precision (share of the
 returned images whose top class is the target; 1.0 by construction for filter, which keeps
-only those), diversity (mean pairwise distance of the tagger's features), novelty (mean
-distance to the nearest real image's features, when given) and samples/s.
+only those), diversity (mean pairwise distance of the tagger's features), and, when real
+photos of the class are given: novelty (mean distance to the nearest real image's features) and
+realism (the share of images inside the real photos' k-NN manifold: improved precision,
+Kynkäänniemi et al. 2019). Realism guards the tagger-judged numbers: a tagger can call a blurred
+blob a jumpsuit, but a blob lies far from every real jumpsuit.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,10 +36,13 @@ from fauxshop.latent.directions import Target, image_features, parse_target, sco
 from fauxshop.latent.generate import render_ws, seeds_to_ws
 from fauxshop.latent.mixing import band_indices
 from fauxshop.latent.sampling import class_index
+from fauxshop.metrics.fid import precision_recall
 from fauxshop.progress import bar
 from fauxshop.tagger import ImageScorer
+from fauxshop.tagger.data import read_archive
 
 METHODS = ("filter", "centroid", "conditional")
+REALISM_K = 3  # neighbours that set each real image's ball (improved precision's k)
 
 
 @dataclass
@@ -223,10 +230,13 @@ def _report(
     total = result.sampled + setup
     kept = len(result.images)
     hits = int(result.hits.sum())
-    novelty = None
+    novelty = realism = None
     if real_features is not None and kept:
-        nearest = torch.cdist(features, real_features.to(features)).min(dim=1).values
-        novelty = float(nearest.mean())
+        real = real_features.to(features)
+        novelty = float(torch.cdist(features, real).min(dim=1).values.mean())
+        if len(real) > REALISM_K and kept > REALISM_K:
+            pr = precision_recall(real.numpy(), features.numpy(), k=REALISM_K)
+            realism = pr["precision"]
     return {
         "kept": kept,
         "sampled": result.sampled,
@@ -235,8 +245,25 @@ def _report(
         "precision": hits / kept if kept else None,
         "diversity": float(torch.pdist(features).mean()) if kept >= 2 else None,
         "novelty": novelty,
+        "realism": realism,
         "samples_per_s": total / seconds,
     }
+
+
+def real_class_features(
+    scorer: ImageScorer, archive: str | Path, target: Target, device: torch.device | str = "cpu"
+) -> torch.Tensor:
+    """The tagger's features of an archive's real photos of the target class (by label)."""
+    data = read_archive(archive)
+    names = data.heads.get(target.head)
+    if names is None:
+        raise FauxshopError(f"{archive}: no {target.head!r} labels to find real {target} in")
+    wanted = [i for i, name in enumerate(names) if name in target.classes]
+    mask = torch.isin(data.labels[target.head], torch.tensor(wanted, dtype=torch.long))
+    if not mask.any():
+        raise FauxshopError(f"{archive}: no real {target} photos")
+    images = data.images[mask].permute(0, 2, 3, 1).numpy()
+    return image_features(scorer, images, device=device)
 
 
 def rare_samples(
@@ -246,20 +273,23 @@ def rare_samples(
     class_ws: torch.Tensor | None = None,
     label_names: Sequence[str] | None = None,
     real_features: torch.Tensor | None = None,
+    class_ws_cost: int = 0,
 ) -> RareResult:
     """Images of config.category by config.method, with the report the module describes.
 
     class_ws (centroid): N x w_dim or N x num_ws x w_dim ws of the class, e.g. projected
     photos; default: the first class_n filter hits. label_names (conditional): G's class
-    names. real_features: the tagger's features of real photos, for novelty.
+    names. real_features: the tagger's features of real photos, for novelty and realism.
+    class_ws_cost: images generated to find the given class_ws (counted in the yield).
     """
     target = parse_target(config.category, scorer.heads, default_head="category")
     cls = _generator_class(G, target, config, label_names)
-    start, setup = time.perf_counter(), 0
+    start, setup = time.perf_counter(), class_ws_cost
     if config.method == "filter":
         result = filter_class(G, scorer, target, config, config.n, cls)
     elif config.method == "centroid":
-        class_ws, setup = _class_ws(G, scorer, target, config, class_ws, cls)
+        class_ws, searched = _class_ws(G, scorer, target, config, class_ws, cls)
+        setup += searched
         result = centroid_class(G, scorer, target, config, class_ws, cls)
     else:
         result = conditional_class(G, scorer, target, config, cls)
