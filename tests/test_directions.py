@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
+from tiny_models import RES, W_DIM, FakeScorer, calibrated_scorer, directions_generator
 
 from fauxshop.errors import FauxshopError
 from fauxshop.image.checkpoint import generator_fingerprint
@@ -25,6 +25,7 @@ from fauxshop.latent.directions import (
 )
 from fauxshop.latent.edit import (
     disentanglement,
+    disentanglement_summary,
     edit_grid,
     edit_ws,
     match_names,
@@ -34,63 +35,10 @@ from fauxshop.latent.generate import generate, render_ws, seeds_to_ws
 from fauxshop.latent.projection import noise_names, render_projection
 from fauxshop.markdown import markdown_table
 
-RES, W_DIM = 16, 32  # num_ws = 6: b4 (1 conv), b8 (2), b16 (2), plus the last toRGB
-CATEGORIES = ("dress", "top", "jumpsuit")
-
-
-def make_g(c_dim: int = 0, seed: int = 0) -> Generator:
-    torch.manual_seed(seed)
-    g = Generator(
-        z_dim=32,
-        c_dim=c_dim,
-        w_dim=W_DIM,
-        img_resolution=RES,
-        mapping_kwargs={"num_layers": 2},
-        synthesis_kwargs={"channel_base": 256, "channel_max": 16},
-    )
-    g.eval().requires_grad_(False)
-    if c_dim == 0:  # w_avg as training leaves it: the mean w
-        g.mapping.w_avg.copy_(seeds_to_ws(g, range(20000, 21000))[:, 0].mean(dim=0))
-    return g
-
-
-class FakeScorer:
-    """A tagger with known behaviour. brightness: P(bright) = sigmoid(20 * mean pixel).
-    category: t = a fixed linear function of the 4x4-pooled image; dress below `low`, jumpsuit
-    above `high`, top between. features: the 4x4-pooled image."""
-
-    heads = {"brightness": ("dark", "bright"), "category": CATEGORIES}
-
-    def __init__(self, low: float = -1.0, high: float = 1.0) -> None:
-        self.u = torch.randn(48, generator=torch.Generator().manual_seed(1))
-        self.low, self.high = low, high
-
-    def features(self, images: torch.Tensor) -> torch.Tensor:
-        return F.adaptive_avg_pool2d(images, 4).flatten(1)
-
-    def line(self, images: torch.Tensor) -> torch.Tensor:
-        return self.features(images) @ self.u
-
-    def predict(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        b = images.mean(dim=(1, 2, 3)) * 10
-        t = self.line(images)
-        logits = torch.stack([self.low - t, torch.zeros_like(t), t - self.high], dim=1)
-        return {
-            "brightness": torch.stack([-b, b], dim=1).softmax(dim=1),
-            "category": (logits * 10).softmax(dim=1),
-        }
-
-
-def calibrated_scorer(G: Generator) -> FakeScorer:
-    """Jumpsuits are the top tenth of t over seeds 5000-5499, dresses the bottom 30%."""
-    images = generate(G, range(5000, 5500))
-    t = FakeScorer().line(torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1)
-    return FakeScorer(float(t.quantile(0.3)), float(t.quantile(0.9)))
-
 
 @pytest.fixture(scope="module")
 def G() -> Generator:
-    return make_g()
+    return directions_generator()
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +84,15 @@ def test_interfacegan_direction_raises_the_planted_attribute(G, scorer, bright):
 def test_interfacegan_is_deterministic(G, scorer, bright):
     again = interfacegan(G, scorer, "brightness:bright", n=300, seed_start=100)
     assert torch.equal(again.vector, bright.vector)
+
+
+def test_interfacegan_fits_the_class_against_its_lowest_scorers(G, scorer):
+    d = interfacegan(G, scorer, "category:jumpsuit", n=300, seed_start=100, share=0.25)
+    # about a tenth of samples are jumpsuits: all of them, not a quarter of all samples
+    assert 5 <= d.meta["per_side"] < 0.25 * 300
+    assert d.meta["score_high"] > 0.5 > d.meta["score_low"]
+    with pytest.raises(FauxshopError, match="calls only"):
+        interfacegan(G, FakeScorer(high=1e9), "category:jumpsuit", n=100)
 
 
 @pytest.mark.parametrize("spec", ["colour:red", "brightness:shiny", "brightness:"])
@@ -233,7 +190,7 @@ def test_directions_round_trip_and_refuse_another_generator(G, tmp_path):
     with pytest.raises(FauxshopError, match="sefa0, sefa1, x"):
         find_direction(loaded, "y")
     with pytest.raises(FauxshopError, match="another generator"):
-        load_directions(path, generator_fingerprint(make_g(seed=1)))
+        load_directions(path, generator_fingerprint(directions_generator(seed=1)))
 
 
 def test_save_refuses_duplicate_names(G, tmp_path):
@@ -297,11 +254,20 @@ def test_edits_touch_only_the_chosen_layers(G):
 def test_disentanglement_measures_what_a_direction_changes(G, scorer, bright):
     other = Direction("rand", "ganspace", torch.nn.functional.normalize(torch.randn(W_DIM), dim=0))
     rows = disentanglement(G, scorer, [bright, other], range(20), strength=2.0)
-    assert [r["direction"] for r in rows] == ["brightness:bright", "rand"]
+    assert [(r["direction"], r["target"]) for r in rows] == [
+        ("brightness:bright", "brightness:bright"),
+        ("rand", ""),
+    ]
     assert rows[0]["brightness Δ/step"] > 0.02
     assert all(0 <= r[f"{h} same top"] <= 1 for r in rows for h in scorer.heads)
-    table = markdown_table(rows).splitlines()
-    assert table[0].startswith("| direction | method | brightness Δ/step")
+    summary = disentanglement_summary(rows)
+    assert summary[0]["target Δ/step"] == rows[0]["brightness Δ/step"]
+    assert summary[0]["most-moved other"] == "category"
+    assert summary[0]["other moved/step"] == rows[0]["category moved/step"]
+    assert summary[0]["category kept"] == rows[0]["category same top"]
+    assert summary[1]["target Δ/step"] is None and summary[1]["target"] == "-"
+    table = markdown_table(summary).splitlines()
+    assert table[0].startswith("| direction | method | target | target Δ/step")
     assert len(table) == 4 and table[2].startswith("| brightness:bright | interfacegan |")
 
 
@@ -326,7 +292,7 @@ def test_moves_of_an_unordered_head_do_not_cancel(G, scorer, bright):
 
 
 def test_a_damaged_directions_sidecar_is_one_clear_error(tmp_path):
-    G = make_g()
+    G = directions_generator()
     fp = generator_fingerprint(G)
     path = save_directions(tmp_path / "d.safetensors", sefa(G, k=2), fp)
     sidecar = path.with_suffix(".json")

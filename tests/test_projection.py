@@ -11,6 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from tiny_models import tiny_generator
 
 from fauxshop.config_args import add_dataclass_args, dataclass_from_args
 from fauxshop.errors import FauxshopError
@@ -44,23 +45,8 @@ def tiny_g(c_dim: int = 0) -> Generator:
     pixels make many latents fit equally), w_avg is the mean mapped w as training leaves it,
     and the noise is weak, so its image is mostly the latent's doing.
     """
-    torch.manual_seed(0)
-    g = Generator(
-        z_dim=32,
-        c_dim=c_dim,
-        w_dim=32,
-        img_resolution=(H, W),
-        mapping_kwargs={"num_layers": 2},
-        synthesis_kwargs={"channel_base": 512, "channel_max": 32},
-    )
-    g.eval().requires_grad_(False)
-    with torch.no_grad():
-        for name, p in g.named_parameters():
-            if name.endswith("noise_strength"):
-                p.fill_(0.03)
-            if name.endswith("torgb.weight"):
-                p.mul_(0.3)
-        g.mapping.w_avg.copy_(w_stats(g, 0 if c_dim else None, 1000, 0)[0])
+    g = tiny_generator((H, W), c_dim=c_dim, noise_strength=0.03, torgb_gain=0.3)
+    g.mapping.w_avg.copy_(w_stats(g, 0 if c_dim else None, 1000, 0)[0])
     return g
 
 

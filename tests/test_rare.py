@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_directions import CATEGORIES, calibrated_scorer, make_g
+from tiny_models import CATEGORIES, calibrated_scorer, directions_generator
 
 from fauxshop.errors import FauxshopError
 from fauxshop.latent.directions import image_features, score_images
@@ -13,7 +13,7 @@ from fauxshop.latent.rare import RareConfig, mix_class_ws, rare_samples
 
 @pytest.fixture(scope="module")
 def G():
-    return make_g()
+    return directions_generator()
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +81,23 @@ def test_centroid_uses_given_class_ws(G, scorer):
     result = rare_samples(G, scorer, config, class_ws=given)
     assert result.report["setup_samples"] == 0
     torch.testing.assert_close(result.ws, given.mean(dim=0).expand(4, G.num_ws, -1))
+    costed = rare_samples(G, scorer, config, class_ws=given, class_ws_cost=996)
+    assert costed.report["setup_samples"] == 996
+    hits = int(costed.hits.sum())
+    assert costed.report["yield_per_1000"] == pytest.approx(1000 * hits / 1000)
+
+
+def test_realism_is_the_share_of_samples_on_the_real_manifold(G, scorer):
+    result = rare_samples(G, scorer, RareConfig("brightness:bright", n=8))
+    own = image_features(scorer, result.images)
+    assert rare_samples(G, scorer, RareConfig("brightness:bright", n=8), real_features=own).report[
+        "realism"
+    ] == pytest.approx(1.0)
+    far = rare_samples(
+        G, scorer, RareConfig("brightness:bright", n=8), real_features=own[:5] + 100.0
+    ).report
+    assert far["realism"] == 0.0 and far["novelty"] > 50
+    assert result.report["realism"] is None  # no real photos given
 
 
 def test_style_mixes_take_coarse_rows_from_one_class_w_and_the_rest_from_another():
@@ -98,7 +115,7 @@ def test_conditional_needs_a_conditional_generator(G, scorer):
 
 
 def test_conditional_samples_with_the_class_label(scorer):
-    Gc = make_g(c_dim=3)
+    Gc = directions_generator(c_dim=3)
     config = RareConfig("jumpsuit", n=6, method="conditional", seed_start=40)
     result = rare_samples(Gc, scorer, config, label_names=CATEGORIES)
     assert result.seeds == list(range(40, 46))
