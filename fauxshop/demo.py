@@ -1,9 +1,10 @@
 """`fauxshop demo`: the whole pipeline on the built-in demo catalog, printing each stage.
 
 Catalog → store → prune → pack, short training runs to show the commands work, then the
-shipped demo models (trained longer with the same commands, see docs/image.md and
-docs/text.md): a grid per category, a style-mixing grid and a latent walk from the
-generator; descriptions for contexts, graded, from the writer.
+shipped demo models (trained longer with the same commands, see docs/image.md, docs/text.md
+and docs/latent.md): a grid per category, a style-mixing grid and a latent walk from the
+generator; descriptions for contexts, graded, from the writer; directions found with the
+tagger, measured and shown as edit grids; rare jumpsuits made three ways, graded.
 """
 
 from __future__ import annotations
