@@ -121,3 +121,29 @@ def test_pack_is_recorded_as_a_run(tmp_path):
     pack(store, tmp_path / "a.zip", PackConfig(32, 32))
     run = store.db.execute("SELECT * FROM runs WHERE kind = 'pack'").fetchone()
     assert run["status"] == "finished" and json.loads(run["summary"])["packed"] == 5
+
+
+def test_cut_class_keeps_k_train_images_of_the_class_and_everything_else(tmp_path):
+    from fauxshop.catalog.subset import cut_class
+    from fauxshop.tagger.data import read_archive
+
+    store = _kept_store(tmp_path, n=9)  # 8 dresses: 7 train (+ the test one), 1 jumpsuit
+    pack(store, tmp_path / "a.zip", PackConfig(32, 16))
+    summary = cut_class(tmp_path / "a.zip", tmp_path / "cut.zip", "dress", keep=2, seed=1)
+    assert summary == {"archive": str(tmp_path / "cut.zip"), "images": 4, "kept": 2, "cut": 5}
+    before, after = read_archive(tmp_path / "a.zip"), read_archive(tmp_path / "cut.zip")
+    dress = after.heads["category"].index("dress")
+    is_dress = after.labels["category"] == dress
+    assert sorted(after.splits[is_dress.numpy()].tolist()) == ["test", "train", "train"]
+    assert (after.labels["category"] != dress).sum() == 1  # the jumpsuit stays
+    with zipfile.ZipFile(tmp_path / "a.zip") as a, zipfile.ZipFile(tmp_path / "cut.zip") as c:
+        kept = [n for n in c.namelist() if n.endswith(".png")]
+        assert all(a.read(n) == c.read(n) for n in kept)  # same bytes under the same names
+        assert json.loads(c.read("dataset.json"))["fauxshop"]["cut"]["of"] == 7
+    again = cut_class(tmp_path / "a.zip", tmp_path / "again.zip", "dress", keep=2, seed=1)
+    assert again == {**summary, "archive": str(tmp_path / "again.zip")}
+    assert len(before) == 9
+    with pytest.raises(FauxshopError, match="no class 'coat'"):
+        cut_class(tmp_path / "a.zip", tmp_path / "x.zip", "coat", keep=1)
+    with pytest.raises(FauxshopError, match="keep must be 0..7"):
+        cut_class(tmp_path / "a.zip", tmp_path / "x.zip", "dress", keep=8)

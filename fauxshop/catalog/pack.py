@@ -24,7 +24,7 @@ from fauxshop.errors import FauxshopError
 from fauxshop.progress import progress
 
 # A fixed timestamp in every zip entry, so the same products give the same bytes.
-_ZIP_DATE = (2020, 1, 1, 0, 0, 0)
+ZIP_DATE = (2020, 1, 1, 0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ def pack(store: Store, out: Path, config: PackConfig) -> dict:
             name = f"{index // 1000:05d}/img{index:08d}.png"
             buf = io.BytesIO()
             framed.save(buf, format="PNG", optimize=False)
-            zf.writestr(zipfile.ZipInfo(name, _ZIP_DATE), buf.getvalue())
+            zf.writestr(zipfile.ZipInfo(name, ZIP_DATE), buf.getvalue())
             labels.append([name, label_of[row["category"]]])
             attributes = json.loads(row["attributes"])
             extras[name] = {"sku": row["sku"], "split": row["split"], "attributes": attributes}
@@ -130,7 +130,7 @@ def pack(store: Store, out: Path, config: PackConfig) -> dict:
                 "products": extras,
             },
         }
-        info = zipfile.ZipInfo("dataset.json", _ZIP_DATE)
+        info = zipfile.ZipInfo("dataset.json", ZIP_DATE)
         zf.writestr(info, json.dumps(dataset, sort_keys=True, ensure_ascii=False))
 
     with atomic_open(corpus_path(out), "w", encoding="utf-8") as f:
@@ -146,3 +146,14 @@ def pack(store: Store, out: Path, config: PackConfig) -> dict:
         "per_label": dict(sorted(per_label.items())),
         "splits": dict(Counter(r["split"] for r in corpus)),
     }
+
+
+def read_metadata(path: Path) -> dict:
+    """An archive's dataset.json (labels, and fauxshop's per-image metadata)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return json.loads(zf.read("dataset.json"))
+    except KeyError as e:
+        raise FauxshopError(f"{path}: no dataset.json in the archive (labels needed)") from e
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        raise FauxshopError(f"{path}: cannot read dataset.json ({e})") from e

@@ -12,8 +12,6 @@ without any test image (e.g. one packed from NVIDIA's dataset_tool) holds out ev
 
 from __future__ import annotations
 
-import json
-import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fauxshop.catalog.pack import read_metadata
 from fauxshop.catalog.taxonomy import ATTRIBUTE_VALUES
-from fauxshop.errors import FauxshopError
 from fauxshop.image.dataset import ImageArchive
 from fauxshop.progress import progress
 
@@ -79,16 +77,6 @@ class TaggerData:
             per_class = torch.bincount(labels[labels >= 0], minlength=len(classes))
             counts[name] = dict(zip(classes, per_class.tolist(), strict=True))
         return counts
-
-
-def read_metadata(path: Path) -> dict:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            return json.loads(zf.read("dataset.json"))
-    except KeyError as e:
-        raise FauxshopError(f"{path}: no dataset.json in the archive (labels needed)") from e
-    except (zipfile.BadZipFile, OSError, ValueError) as e:
-        raise FauxshopError(f"{path}: cannot read dataset.json ({e})") from e
 
 
 def _label_index(value, classes: tuple[str, ...]) -> int | None:

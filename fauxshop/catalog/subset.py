@@ -1,0 +1,68 @@
+"""A long-tailed copy of an archive: one class cut to a few images, everything else kept.
+
+The augmentation study needs a rare class it can control: e.g. Fashion-MNIST with dresses
+cut to ~1 % of their training images. The copy keeps member names, bytes and per-image
+metadata, so the cut images are simply absent; which ones stay is fixed by the seed.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from fauxshop.atomic import atomic_path
+from fauxshop.catalog.pack import ZIP_DATE, read_metadata
+from fauxshop.errors import FauxshopError
+
+
+def cut_class(
+    archive: str | Path,
+    out: str | Path,
+    class_name: str,
+    keep: int,
+    seed: int = 0,
+    split: str = "train",
+) -> dict:
+    """Write `out`: `archive` with only `keep` of `class_name`'s `split` images (chosen with
+    RandomState(seed)); returns counts."""
+    archive, out = Path(archive), Path(out)
+    meta = read_metadata(archive)
+    names = meta.get("fauxshop", {}).get("label_names") or []
+    if class_name not in names:
+        raise FauxshopError(f"{archive}: no class {class_name!r}; it has {', '.join(names)}")
+    label = names.index(class_name)
+    products = meta["fauxshop"].get("products", {})
+    candidates = [
+        name
+        for name, lab in meta["labels"]
+        if lab == label and products.get(name, {}).get("split", split) == split
+    ]
+    if not 0 <= keep <= len(candidates):
+        raise FauxshopError(f"keep must be 0..{len(candidates)} {class_name} images, got {keep}")
+    rng = np.random.RandomState(seed)
+    kept = set(rng.choice(candidates, size=keep, replace=False).tolist())
+    dropped = set(candidates) - kept
+    labels = [[name, lab] for name, lab in meta["labels"] if name not in dropped]
+    subset = {
+        **meta,
+        "labels": labels,
+        "fauxshop": {
+            **meta["fauxshop"],
+            "products": {k: v for k, v in products.items() if k not in dropped},
+            "cut": {"class": class_name, "split": split, "kept": keep, "of": len(candidates),
+                    "seed": seed, "source": archive.name},
+        },
+    }  # fmt: skip
+    with (
+        zipfile.ZipFile(archive) as src,
+        atomic_path(out) as tmp,
+        zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as dst,
+    ):
+        for name, _ in labels:
+            dst.writestr(zipfile.ZipInfo(name, ZIP_DATE), src.read(name))
+        info = zipfile.ZipInfo("dataset.json", ZIP_DATE)
+        dst.writestr(info, json.dumps(subset, sort_keys=True, ensure_ascii=False))
+    return {"archive": str(out), "images": len(labels), "kept": keep, "cut": len(dropped)}
