@@ -143,7 +143,7 @@ class ImageArchive(torch.utils.data.Dataset):
             array = array[:, :, None]
         if index >= self.num_images:
             array = array[:, ::-1]
-        tensor = torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
+        tensor = torch.from_numpy(np.array(array.transpose(2, 0, 1)))  # a writable copy
         if tuple(tensor.shape) != (self.channels, *self.resolution):
             raise FauxshopError(f"{self.path}: {name}: changed since the archive was opened")
         return tensor

@@ -14,6 +14,7 @@ import dataclasses
 import json
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -173,28 +174,27 @@ def _write_log(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def train_tagger(archive: str | Path, out: str | Path, config: TaggerConfig) -> dict:
-    """Train on the archive's train split, evaluate on its test split, save into `out`."""
-    out = Path(out)
+def fit_tagger(
+    train: TaggerData,
+    config: TaggerConfig,
+    test: TaggerData | None = None,
+    on_epoch: Callable[[dict], None] | None = None,
+) -> tuple[Tagger, float]:
+    """A tagger trained on `train` (images and labels in memory: an archive's split, or real
+    plus synthetic images); after each epoch `on_epoch` gets the epoch's row (loss, and test
+    accuracies when `test` is given). Returns the tagger in eval mode and the seconds spent
+    in training steps."""
     device = resolve_device(config.device)
     configure_torch(device)
     seed_everything(config.seed)
-    data = read_archive(archive)
-    train, test = data.select("train"), data.select("test")
     if not len(train):
-        raise FauxshopError(f"{archive}: no training images (split 'train')")
-    tagger = Tagger(config, data.heads, config.working_size() or data.resolution).to(device)
+        raise FauxshopError("tagger: no training images")
+    tagger = Tagger(config, train.heads, config.working_size() or train.resolution).to(device)
     memory_format = torch.channels_last if device.type == "cpu" else torch.contiguous_format
     tagger = tagger.to(memory_format=memory_format)  # 2x faster convs on CPU (DESIGN.md)
     optimizer = _optimizer(tagger, config)
     generator = torch.Generator().manual_seed(config.seed)
-    steps_per_epoch = math.ceil(len(train) / config.batch)
-    total_steps = config.epochs * steps_per_epoch
-
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_open(out / "config.json", encoding="utf-8") as f:
-        json.dump({"archive": str(archive), **dataclasses.asdict(config)}, f, indent=2)
-    log_rows: list[dict] = []
+    total_steps = config.epochs * math.ceil(len(train) / config.batch)
     start, train_seconds, step = time.perf_counter(), 0.0, 0
     with bar(config.epochs * len(train), "train tagger", unit="img") as progress:
         for epoch in range(1, config.epochs + 1):
@@ -219,12 +219,32 @@ def train_tagger(archive: str | Path, out: str | Path, config: TaggerConfig) -> 
                 progress.set_postfix(epoch=epoch, loss=f"{loss.item():.3f}")
             train_seconds += time.perf_counter() - epoch_start
             row = {"epoch": epoch, "train_loss": round(epoch_loss / len(train), 5)}
-            if len(test):
+            if test is not None and len(test):
                 row |= {f"test_{k}": v for k, v in _accuracies(evaluate(tagger, test)).items()}
             row["seconds"] = round(time.perf_counter() - start, 2)
-            log_rows.append(row)
-            _write_log(out / "log.csv", log_rows)
+            if on_epoch is not None:
+                on_epoch(row)
+    return tagger.eval(), train_seconds
 
+
+def train_tagger(archive: str | Path, out: str | Path, config: TaggerConfig) -> dict:
+    """Train on the archive's train split, evaluate on its test split, save into `out`."""
+    out = Path(out)
+    data = read_archive(archive)
+    train, test = data.select("train"), data.select("test")
+    if not len(train):
+        raise FauxshopError(f"{archive}: no training images (split 'train')")
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_open(out / "config.json", encoding="utf-8") as f:
+        json.dump({"archive": str(archive), **dataclasses.asdict(config)}, f, indent=2)
+    log_rows: list[dict] = []
+
+    def log(row: dict) -> None:
+        log_rows.append(row)
+        _write_log(out / "log.csv", log_rows)
+
+    start = time.perf_counter()
+    tagger, train_seconds = fit_tagger(train, config, test, log)
     report = {
         "archive": str(archive),
         "epochs": config.epochs,
