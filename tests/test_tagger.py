@@ -17,6 +17,7 @@ from fauxshop.errors import FauxshopError
 from fauxshop.tagger import ImageScorer
 from fauxshop.tagger.data import MISSING, read_archive
 from fauxshop.tagger.model import Tagger, TaggerConfig, load_tagger, save_tagger
+from fauxshop.tagger.text import head_accuracy, load_text_tagger
 from fauxshop.tagger.train import (
     evaluate_tagger,
     format_report,
@@ -256,3 +257,21 @@ def test_training_beats_majority_on_held_out_demo_products(demo_archive, tmp_pat
     assert again["heads"] == heads
     confusion = np.array(heads["category"]["confusion"]["matrix"])
     assert confusion.sum() == heads["category"]["support"] == report["test"]["images"]
+
+
+def test_text_branch_is_trained_saved_and_reported_by_mode(demo_archive, tmp_path):
+    config = TaggerConfig(widths="8,16", epochs=1, batch=16, device="cpu", text="tfidf")
+    report = train_tagger(demo_archive, tmp_path / "run", config)
+    modes = report["modes"]
+    assert set(modes) == {"image", "text", "fused"}
+    # the copy names the category and most attributes: text alone beats one image epoch
+    assert modes["text"]["category"] > 0.9 and modes["text"]["colour"] > 0.5
+    assert modes["image"]["category"] == report["test"]["heads"]["category"]["accuracy"]
+    assert "(accuracy by mode)" in format_report(report)
+    text_tagger = load_text_tagger(tmp_path / "run" / "tagger.safetensors")
+    data = read_archive(demo_archive).select("test")
+    assert data.texts is not None and all(data.texts)
+    again = head_accuracy(text_tagger.predict(data.texts), data.labels)
+    assert again == modes["text"]
+    no_text = train_tagger(demo_archive, tmp_path / "img", TaggerConfig(**TINY, text="none"))
+    assert "modes" not in no_text and load_text_tagger(tmp_path / "img" / "t.safetensors") is None

@@ -12,6 +12,7 @@ without any test image (e.g. one packed from NVIDIA's dataset_tool) holds out ev
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fauxshop.catalog.pack import read_metadata
+from fauxshop.catalog.pack import corpus_path, read_metadata
 from fauxshop.catalog.taxonomy import ATTRIBUTE_VALUES
+from fauxshop.errors import FauxshopError
 from fauxshop.image.dataset import ImageArchive
 from fauxshop.progress import progress
 
@@ -37,6 +39,7 @@ class TaggerData:
     heads: dict[str, tuple[str, ...]]
     splits: np.ndarray  # str per image: train / val / test, "" when the archive has none
     unknown: Counter = field(default_factory=Counter)  # "colour=teal" -> images
+    texts: list[str] | None = None  # title + description per image, from the archive's corpus
 
     def __len__(self) -> int:
         return len(self.images)
@@ -67,6 +70,7 @@ class TaggerData:
             self.heads,
             self.splits[index.numpy()],
             self.unknown,
+            None if self.texts is None else [self.texts[i] for i in index.tolist()],
         )
 
     def class_counts(self) -> dict[str, dict[str, int]]:
@@ -121,4 +125,28 @@ def read_archive(path: str | Path, heads: dict[str, tuple[str, ...]] | None = No
     )
     splits = np.array([str(record.get("split") or "") for record in records])
     tensors = {name: torch.from_numpy(values) for name, values in labels.items()}
-    return TaggerData(images, tensors, heads, splits, unknown)
+    texts = product_texts(corpus_path(path), [record.get("sku") for record in records])
+    return TaggerData(images, tensors, heads, splits, unknown, texts)
+
+
+def product_text(title: str, description: str) -> str:
+    """What the text branch reads of a product: its title, then its description."""
+    return f"{title.strip()}. {description.strip()}".strip(". ")
+
+
+def product_texts(corpus: Path, skus: list[str | None]) -> list[str] | None:
+    """Title + description per sku from a `pack` corpus ("" for a sku it lacks); None without
+    a corpus file (e.g. an archive from NVIDIA's dataset_tool)."""
+    if not corpus.is_file():
+        return None
+    by_sku = {}
+    with open(corpus, encoding="utf-8") as f:
+        for line_no, line in enumerate(f, 1):
+            try:
+                row = json.loads(line)
+                by_sku[row["sku"]] = product_text(
+                    row.get("title") or "", row.get("description") or ""
+                )
+            except (ValueError, KeyError, TypeError, AttributeError) as e:
+                raise FauxshopError(f"{corpus}:{line_no}: not a corpus record ({e})") from e
+    return [by_sku.get(sku, "") if sku else "" for sku in skus]

@@ -55,6 +55,7 @@ class TaggerConfig:
     weight_decay: float = _help("AdamW weight decay on conv and linear weights", 0.05)
     flip: bool = _help("mirror a random half of each batch left to right", True)
     device: str = _help("auto (cuda when present), cpu, cuda or cuda:N", "auto")
+    text: str = _help("text branch on title + description: tfidf, minilm or none", "tfidf")
 
     def __post_init__(self):
         for name in ("epochs", "batch"):
@@ -62,6 +63,8 @@ class TaggerConfig:
                 raise FauxshopError(f"tagger: {name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
             raise FauxshopError(f"tagger: dropout must be in [0, 1), got {self.dropout}")
+        if self.text not in ("tfidf", "minilm", "none"):
+            raise FauxshopError(f"tagger: text must be tfidf, minilm or none, got {self.text!r}")
         self.channel_widths()  # fail on a bad value now, not after the data is read
         if self.input_size is not None:
             self.working_size()

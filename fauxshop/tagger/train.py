@@ -27,6 +27,14 @@ from fauxshop.progress import bar
 from fauxshop.runtime import configure_torch, seed_everything
 from fauxshop.tagger.data import MISSING, TaggerData, read_archive
 from fauxshop.tagger.model import Tagger, TaggerConfig, save_tagger
+from fauxshop.tagger.text import (
+    TextTagger,
+    fit_text_tagger,
+    fuse,
+    head_accuracy,
+    make_encoder,
+    save_text_tagger,
+)
 
 EVAL_BATCH = 256
 
@@ -121,6 +129,14 @@ def evaluate(tagger: Tagger, data: TaggerData) -> dict:
     return {"images": len(data), "heads": heads}
 
 
+def evaluate_modes(tagger: Tagger, text_tagger: TextTagger, data: TaggerData) -> dict:
+    """Accuracy per head reading the photo alone, the text alone, and both fused."""
+    image = _predict_all(tagger, data.images)
+    text = text_tagger.predict(data.texts or [""] * len(data))
+    modes = {"image": image, "text": text, "fused": fuse(image, text)}
+    return {mode: head_accuracy(probs, data.labels) for mode, probs in modes.items()}
+
+
 def evaluate_tagger(tagger: Tagger, archive: str | Path, split: str | None = "test") -> dict:
     """Metrics of `tagger` on one split of an archive (None: every image)."""
     data = read_archive(archive, heads=tagger.heads).select(split)
@@ -144,6 +160,14 @@ def format_report(report: dict) -> str:
                     f"{name:<10} {head['accuracy']:>8.3f} {head['macro_f1']:>8.3f} "
                     f"{head['majority']:>8.3f} {head['support']:>7}"
                 )
+    if report.get("modes"):
+        modes = report["modes"]
+        lines.append(f"{'head':<10} " + " ".join(f"{m:>8}" for m in modes) + "  (accuracy by mode)")
+        for head in modes["image"]:
+            cells = [modes[m].get(head) for m in modes]
+            lines.append(
+                f"{head:<10} " + " ".join("       -" if c is None else f"{c:>8.3f}" for c in cells)
+            )
     if report["unknown_values"]:
         unknown = ", ".join(f"{k} ({n})" for k, n in sorted(report["unknown_values"].items()))
         lines.append(f"values outside the taxonomy, treated as missing: {unknown}")
@@ -255,6 +279,14 @@ def train_tagger(archive: str | Path, out: str | Path, config: TaggerConfig) -> 
         "unknown_values": dict(data.unknown),
         "test": evaluate(tagger, test) if len(test) else None,
     }
+    if config.text != "none" and train.texts is not None:
+        text_tagger = fit_text_tagger(
+            make_encoder(config.text, train.texts), train.texts, train.labels, train.heads,
+            seed=config.seed,
+        )  # fmt: skip
+        save_text_tagger(text_tagger, out / "tagger.safetensors")
+        if len(test):
+            report["modes"] = evaluate_modes(tagger, text_tagger, test)
     tagger.report = report
     save_tagger(tagger, out / "tagger.safetensors")
     with atomic_open(out / "report.json", encoding="utf-8") as f:
