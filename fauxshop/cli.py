@@ -422,6 +422,68 @@ def cmd_rare(args) -> int:
     return 0
 
 
+def cmd_products(args) -> int:
+    from fauxshop.catalog.demo_catalog import demo_corpus
+    from fauxshop.demo import DEMO_GENERATOR, DEMO_TAGGER, DEMO_WRITER, DEMO_WRITER_CORPUS
+    from fauxshop.markdown import markdown_table
+    from fauxshop.products.compose import ComposeConfig, compose, load_models, regenerate
+    from fauxshop.products.export import save_products
+
+    ws = Workspace.open(args.workdir)
+    real = args.real or _newest_archive(ws)
+    demo = args.writer is None
+    extra = [r["description"] for r in demo_corpus(**DEMO_WRITER_CORPUS)] if demo else []
+    models = load_models(
+        args.generator or DEMO_GENERATOR, args.tagger or DEMO_TAGGER, args.writer or DEMO_WRITER,
+        real, extra,
+    )  # fmt: skip
+    if args.regenerate:
+        return _regenerate(args, models, regenerate)
+    config = dataclass_from_args(ComposeConfig, args)
+    result = compose(models, config)
+    out = args.out or ws.exports_dir / "products"
+    paths = save_products(result, models.real, out)
+    with _store(args) as store:
+        store.save_generated(c.record for c in result.candidates)
+    report = result.report()
+    print(markdown_table([{"check": k, "pass rate": v} for k, v in report["pass_rate"].items()]))
+    print(markdown_table([{"stage": k, "seconds": v} for k, v in report["seconds"].items()]))
+    print(
+        f"{report['accepted']} accepted of {report['candidates']} candidates "
+        f"({report['acceptance_rate']:.0%}), {report['products_per_s']:.2f} products/s"
+    )
+    print(f"gallery: {paths['html']}\nrecords: {paths['jsonl']}, {paths['csv']}")
+    return 0 if report["accepted"] else 1
+
+
+def _newest_archive(ws: Workspace) -> Path:
+    found = sorted(ws.archives_dir.glob("*.zip"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise FauxshopError(f"{ws.archives_dir}: no archive of real products; pass --real")
+    return found[-1]
+
+
+def _regenerate(args, models, regenerate) -> int:
+    """Rebuild a stored product from its provenance; compare with the saved photo and text."""
+    import numpy as np
+    from PIL import Image
+
+    with _store(args) as store:
+        row = next((r for r in store.generated() if r["sku"] == args.regenerate), None)
+    if row is None:
+        raise FauxshopError(f"no composed product {args.regenerate!r} in the store")
+    image, description = regenerate(models, json.loads(row["provenance"]))
+    same_text = description == row["description"]
+    same_photo = None
+    if row["image_path"] and Path(row["image_path"]).is_file():
+        with Image.open(row["image_path"]) as saved:
+            same_photo = np.array_equal(np.asarray(saved), image.squeeze())
+    print(f"{row['sku']}: photo {'identical' if same_photo else same_photo}, "
+          f"text {'identical' if same_text else 'differs'}")  # fmt: skip
+    print(description)
+    return 0 if same_text and same_photo is not False else 1
+
+
 def _default_corpus(args) -> Path:
     """The corpus of the newest archive in the workspace (pack writes one beside each)."""
     archives = Workspace.open(args.workdir).archives_dir
@@ -723,6 +785,7 @@ def _add_latent_verbs(sub, common) -> None:
     from fauxshop.latent.directions import METHODS
     from fauxshop.latent.projection import ProjectConfig
     from fauxshop.latent.rare import RareConfig
+    from fauxshop.products.compose import ComposeConfig
     from fauxshop.tagger.model import TaggerConfig
 
     p = _verb(
@@ -798,6 +861,22 @@ def _add_latent_verbs(sub, common) -> None:
     p.add_argument("--directions", type=Path, help="file (default: RUN/directions.safetensors)")
     p.add_argument("--out", type=Path, required=True, help="grid PNG")
     _sampling_flags(p, 0.7)
+
+    p = _verb(
+        sub,
+        "products",
+        cmd_products,
+        "compose products that don't exist: photo → tags → description → checks → gallery",
+        "fauxshop products --n 20 --category dress",
+        common,
+    )
+    p.add_argument("--generator", type=Path, help="snapshot (default: the demo generator)")
+    p.add_argument("--tagger", type=Path, help="tagger .safetensors (default: the demo tagger)")
+    p.add_argument("--writer", type=Path, help="text run or model (default: the demo writer)")
+    p.add_argument("--real", type=Path, help="archive of the real catalog (default: newest)")
+    p.add_argument("--out", type=Path, help="folder (default: WORKDIR/exports/products)")
+    p.add_argument("--regenerate", metavar="SKU", help="rebuild a stored product and compare")
+    add_dataclass_args(p, ComposeConfig, "composition")
 
     p = _generator_verb(
         sub,

@@ -218,6 +218,35 @@ class Store:
                     counts["unchanged"] += 1
         return counts
 
+    def save_generated(self, rows: Iterable[dict]) -> int:
+        """Insert or replace composed products by sku (title, description, category,
+        attributes, image_path, status, checks, provenance, nearest_sku); returns the count."""
+        now, count = _now(), 0
+        with self.transaction():
+            for row in rows:
+                nearest = self.product(row["nearest_sku"]) if row.get("nearest_sku") else None
+                self.db.execute(
+                    "INSERT OR REPLACE INTO generated_products (sku, title, description,"
+                    " category, attributes, image_path, status, checks, provenance,"
+                    " nearest_product_id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        row["sku"], row["title"], row["description"], row["category"],
+                        json.dumps(row["attributes"], sort_keys=True, ensure_ascii=False),
+                        row.get("image_path"), row["status"],
+                        json.dumps(row["checks"], sort_keys=True),
+                        json.dumps(row["provenance"], sort_keys=True),
+                        nearest["id"] if nearest is not None else None, now,
+                    ),
+                )  # fmt: skip
+                count += 1
+        return count
+
+    def generated(self, status: str | None = None) -> list[sqlite3.Row]:
+        sql, args = "SELECT * FROM generated_products", ()
+        if status is not None:
+            sql, args = sql + " WHERE status = ?", (status,)
+        return self.db.execute(sql + " ORDER BY id", args).fetchall()
+
     def products(
         self,
         status: str | Iterable[str] | None = None,

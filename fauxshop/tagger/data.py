@@ -40,6 +40,7 @@ class TaggerData:
     splits: np.ndarray  # str per image: train / val / test, "" when the archive has none
     unknown: Counter = field(default_factory=Counter)  # "colour=teal" -> images
     texts: list[str] | None = None  # title + description per image, from the archive's corpus
+    skus: list[str] | None = None  # the product behind each image, when the archive says
 
     def __len__(self) -> int:
         return len(self.images)
@@ -71,6 +72,7 @@ class TaggerData:
             self.splits[index.numpy()],
             self.unknown,
             None if self.texts is None else [self.texts[i] for i in index.tolist()],
+            None if self.skus is None else [self.skus[i] for i in index.tolist()],
         )
 
     def class_counts(self) -> dict[str, dict[str, int]]:
@@ -125,8 +127,9 @@ def read_archive(path: str | Path, heads: dict[str, tuple[str, ...]] | None = No
     )
     splits = np.array([str(record.get("split") or "") for record in records])
     tensors = {name: torch.from_numpy(values) for name, values in labels.items()}
-    texts = product_texts(corpus_path(path), [record.get("sku") for record in records])
-    return TaggerData(images, tensors, heads, splits, unknown, texts)
+    skus = [str(record.get("sku") or "") for record in records]
+    texts = product_texts(corpus_path(path), skus)
+    return TaggerData(images, tensors, heads, splits, unknown, texts, skus)
 
 
 def product_text(title: str, description: str) -> str:
@@ -134,7 +137,7 @@ def product_text(title: str, description: str) -> str:
     return f"{title.strip()}. {description.strip()}".strip(". ")
 
 
-def product_texts(corpus: Path, skus: list[str | None]) -> list[str] | None:
+def product_texts(corpus: Path, skus: list[str]) -> list[str] | None:
     """Title + description per sku from a `pack` corpus ("" for a sku it lacks); None without
     a corpus file (e.g. an archive from NVIDIA's dataset_tool)."""
     if not corpus.is_file():

@@ -1,0 +1,109 @@
+"""Composed products out: photos, JSONL and CSV records, and an HTML gallery that shows each
+product beside its nearest real one (the evidence that it is not a copy).
+
+Everything goes into one folder, written atomically file by file: images/SKU.png,
+real/SKU.png (nearest real photos), products.jsonl (every field, provenance included),
+products.csv (the flat fields a spreadsheet wants) and index.html (no scripts, no external
+assets: it opens from disk and on a phone).
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+from pathlib import Path
+
+from fauxshop.atomic import atomic_open
+from fauxshop.latent.sampling import save_png
+from fauxshop.products.compose import Candidate, ComposeResult, RealCatalog
+
+CSV_FIELDS = ("sku", "title", "category", "attributes", "description", "image", "nearest_sku",
+              "image_distance", "longest_shared_share", "seed", "psi")  # fmt: skip
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 1rem; background: #fafafa; color: #222; }
+h1 { font-size: 1.3rem; } p.summary { color: #555; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(18rem, 1fr)); gap: 1rem; }
+.card { background: #fff; border: 1px solid #ddd; border-radius: 8px; padding: .8rem; }
+.photos { display: flex; gap: .6rem; align-items: flex-end; }
+.photos figure { margin: 0; text-align: center; font-size: .75rem; color: #666; }
+.photos img { width: 6rem; image-rendering: pixelated; border: 1px solid #eee; }
+.card h2 { font-size: 1rem; margin: .5rem 0 .2rem; } .tags { font-size: .8rem; color: #555; }
+.card p { font-size: .85rem; white-space: pre-line; }
+"""
+
+
+def save_products(result: ComposeResult, real: RealCatalog, out: Path) -> dict[str, Path]:
+    """Write the accepted products (photos, records, gallery) into `out`; returns the paths."""
+    out = Path(out)
+    accepted = result.accepted
+    for candidate in accepted:
+        sku = candidate.record["sku"]
+        candidate.record["image_path"] = str(
+            save_png(candidate.image, out / "images" / f"{sku}.png")
+        )
+        if real.images is not None:
+            save_png(
+                real.images[candidate.nearest], out / "real" / f"{real.skus[candidate.nearest]}.png"
+            )
+    paths = {
+        "jsonl": out / "products.jsonl",
+        "csv": out / "products.csv",
+        "html": out / "index.html",
+    }
+    with atomic_open(paths["jsonl"], encoding="utf-8") as f:
+        f.writelines(json.dumps(c.record, ensure_ascii=False) + "\n" for c in accepted)
+    with atomic_open(paths["csv"], encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        writer.writerows(_csv_row(c) for c in accepted)
+    with atomic_open(paths["html"], encoding="utf-8") as f:
+        f.write(gallery_html(accepted, result.report(), real.images is not None))
+    return paths
+
+
+def _csv_row(candidate: Candidate) -> dict:
+    r, checks = candidate.record, candidate.record["checks"]
+    return {
+        "sku": r["sku"], "title": r["title"], "category": r["category"],
+        "attributes": json.dumps(r["attributes"], sort_keys=True),
+        "description": r["description"], "image": f"images/{r['sku']}.png",
+        "nearest_sku": r["nearest_sku"], "image_distance": checks["image_novel"]["distance"],
+        "longest_shared_share": checks["text_novel"]["longest_shared_share"],
+        "seed": r["provenance"]["seed"], "psi": r["provenance"]["psi"],
+    }  # fmt: skip
+
+
+def gallery_html(accepted: list[Candidate], report: dict, show_real: bool) -> str:
+    """One card per product: its photo, the nearest real photo, title, tags, description."""
+    cards = []
+    for c in accepted:
+        r, novel = c.record, c.record["checks"]["image_novel"]
+        tags = ", ".join(f"{k}: {v}" for k, v in sorted(r["attributes"].items()))
+        real = (
+            f'<figure><img src="real/{html.escape(r["nearest_sku"])}.png" alt="nearest real">'
+            f"<figcaption>nearest real<br>{html.escape(r['nearest_sku'])} · "
+            f"{novel['distance']:.2f}</figcaption></figure>"
+            if show_real
+            else ""
+        )
+        cards.append(
+            f'<div class="card"><div class="photos"><figure><img src="images/{r["sku"]}.png" '
+            f'alt="{html.escape(r["title"])}"><figcaption>generated</figcaption></figure>{real}'
+            f"</div><h2>{html.escape(r['title'])}</h2>"
+            f'<div class="tags">{html.escape(r["category"])} · {html.escape(tags)}</div>'
+            f"<p>{html.escape(r['description'])}</p></div>"
+        )
+    summary = (
+        f"{report['accepted']} accepted of {report['candidates']} candidates "
+        f"({report['acceptance_rate']:.0%}); "
+        + ", ".join(f"{k} {v:.0%}" for k, v in report["pass_rate"].items())
+    )
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>Products that don't exist</title><style>{STYLE}</style></head><body>"
+        f'<h1>Products that don\'t exist</h1><p class="summary">{html.escape(summary)}</p>'
+        f'<div class="grid">{"".join(cards)}</div></body></html>\n'
+    )

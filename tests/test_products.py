@@ -1,0 +1,199 @@
+"""Composed products: each check on constructed cases, regeneration from provenance, exports.
+
+The shipped demo models (generator, tagger with its text branch, writer) are small enough to
+compose a few products in seconds, so these tests run the real pipeline.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from fauxshop.catalog.store import Store
+from fauxshop.demo import DEMO_GENERATOR, DEMO_TAGGER, DEMO_WRITER
+from fauxshop.errors import FauxshopError
+from fauxshop.image.checkpoint import generator_fingerprint, load_generator, read_snapshot
+from fauxshop.latent.directions import image_features
+from fauxshop.metrics.text import TrainingIndex
+from fauxshop.products import compose as compose_module
+from fauxshop.products.checks import (
+    RealCatalog,
+    contradicted,
+    tags_from_probs,
+    text_novelty,
+    title_from_tags,
+)
+from fauxshop.products.compose import ComposeConfig, ProductModels, compose, regenerate
+from fauxshop.products.export import save_products
+from fauxshop.tagger.model import load_tagger
+from fauxshop.tagger.text import load_text_tagger
+from fauxshop.text.models import load_trained
+
+HEADS = {
+    "category": ("dress", "skirt"),
+    "sleeve": ("sleeveless", "long"),
+    "colour": ("red", "blue"),
+}
+FAST = {"max_new_tokens": 60, "n": 2, "max_candidates": 4}
+
+
+def fast(**changes) -> ComposeConfig:
+    """Short descriptions and few candidates: seconds, not minutes."""
+    return ComposeConfig(**{**FAST, **changes})
+
+
+def test_tags_keep_confident_attributes_the_category_has():
+    probs = {
+        "category": torch.tensor([0.1, 0.9]),  # a skirt: it has no sleeve
+        "sleeve": torch.tensor([0.0, 1.0]),
+        "colour": torch.tensor([0.55, 0.45]),
+    }
+    assert tags_from_probs(probs, HEADS, 0.5) == (
+        "skirt",
+        {"colour": "red"},
+        {"category": pytest.approx(0.9), "colour": pytest.approx(0.55)},
+    )
+    assert tags_from_probs(probs, HEADS, 0.6)[1] == {}  # not sure enough of the colour
+    probs["category"] = torch.tensor([0.8, 0.2])
+    assert tags_from_probs(probs, HEADS, 0.5)[1] == {"sleeve": "long", "colour": "red"}
+    assert title_from_tags("dress", {"sleeve": "long", "colour": "red"}) == "Long-sleeved red dress"
+
+
+def test_a_description_naming_another_value_contradicts_the_tags():
+    title = "Sleeveless red knee-length dress"
+    assert contradicted(title, "A red dress, sleeveless, to the knee.") == {}
+    assert contradicted(title, "A blue dress with long sleeves.") == {
+        "colour": ["blue"],
+        "sleeve": ["long"],
+    }
+    assert contradicted("Red dress", "It comes with long sleeves.") == {}  # sleeve left open
+
+
+def test_novelty_is_measured_in_the_catalogs_own_units():
+    features = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [3.0, 3.0]])
+    real = RealCatalog(["a", "b", "c", "d"], features, TrainingIndex(["one two three"]))
+    assert real.typical_distance == pytest.approx(1.5)  # median of NN gaps 1, 1, 2, sqrt(10)
+    index, distance = real.nearest(torch.tensor([1.0, 0.5]))
+    assert (index, distance) == (1, pytest.approx(0.5 / 1.5))
+    assert real.nearest(features[3])[1] == 0.0  # a copy of a real photo
+    copies = TrainingIndex(["a red dress with long sleeves and a tie waist"])
+    assert text_novelty("A red  dress with long sleeves and a tie waist", copies) == (True, 1.0)
+    copy, share = text_novelty("a red dress with pockets and a belt", copies)
+    assert not copy and share == pytest.approx(4 / 8)  # "a red dress with"
+
+
+@pytest.fixture(scope="module")
+def models() -> ProductModels:
+    """The demo models, with a real catalog made of a few generated photos (their features)
+    and two unrelated descriptions: nothing composed below copies it unless a test says so."""
+    G = load_generator(DEMO_GENERATOR)
+    tagger = load_tagger(DEMO_TAGGER)
+    writer, tokenizer, meta = load_trained(DEMO_WRITER)
+    from fauxshop.latent.generate import generate
+
+    photos = generate(G, range(1000, 1008), psi=0.7, class_index=0)
+    real = RealCatalog(
+        [f"real-{i}" for i in range(8)],
+        image_features(tagger, photos),
+        TrainingIndex(["an unrelated text about shoes", "another one about hats"]),
+        photos,
+    )
+    hashes = {"generator": generator_fingerprint(G), "tagger": "t", "writer": "w"}
+    return ProductModels(
+        G, read_snapshot(DEMO_GENERATOR).meta["label_names"], tagger,
+        load_text_tagger(DEMO_TAGGER), writer, tokenizer, meta["format"], real, hashes,
+    )  # fmt: skip
+
+
+def test_compose_records_every_check_and_accepts_clean_products(models):
+    result = compose(models, fast(category="dress"))
+    report = result.report()
+    assert report["accepted"] == len(result.accepted) <= 2 and report["candidates"] >= 2
+    assert set(report["seconds"]) == {"generate", "tag", "write", "verify", "novelty"}
+    for c in result.candidates:
+        checks = c.record["checks"]
+        assert set(checks) == {"on_category", "category_agrees", "no_contradiction",
+                               "image_novel", "text_novel"}  # fmt: skip
+        accepted = all(check["passed"] for check in checks.values())
+        assert c.record["status"] == ("accepted" if accepted else "rejected")
+        assert c.record["title"].lower() == c.record["provenance"]["context"]
+        assert c.record["category"] == "dress" or not checks["on_category"]["passed"]
+        assert len(c.record["provenance"]["w"]) == models.G.w_dim
+    assert report["accepted"] >= 1
+
+
+def test_a_copy_of_the_catalog_is_rejected(models):
+    first = compose(models, fast(n=1)).candidates[0]
+    photo = image_features(models.tagger, first.image[None])
+    copied = RealCatalog(
+        ["copied", *models.real.skus], torch.cat([photo, models.real.features]),
+        TrainingIndex([first.record["description"], "an unrelated text about shoes"]),
+    )  # fmt: skip
+    again = compose(replace(models, real=copied), fast(n=1, max_candidates=1))
+    checks = again.candidates[0].record["checks"]
+    assert again.candidates[0].record["status"] == "rejected"
+    assert not checks["image_novel"]["passed"] and checks["image_novel"]["distance"] == 0.0
+    assert checks["image_novel"]["nearest_sku"] == "copied"
+    assert not checks["text_novel"]["passed"] and checks["text_novel"]["exact_copy"]
+
+
+class SaysSkirt:
+    """A text tagger sure that every text is a skirt."""
+
+    heads = {"category": ("dress", "jumpsuit", "skirt", "top")}
+
+    def predict(self, texts):
+        return {"category": torch.tensor([[0.0, 0.0, 1.0, 0.0]]).expand(len(texts), -1)}
+
+
+def test_a_contradicting_or_off_category_description_is_rejected(models, monkeypatch):
+    def long_sleeved_skirt(models, context, sampling):
+        return "A blue skirt with long sleeves."
+
+    monkeypatch.setattr(compose_module, "_write", long_sleeved_skirt)
+    strict = replace(models, text_tagger=SaysSkirt())
+    candidate = compose(strict, fast(n=1, max_candidates=1)).candidates[0]
+    checks = candidate.record["checks"]
+    assert candidate.record["category"] == "dress"
+    assert checks["category_agrees"] == {"passed": False, "fused": "skirt"}
+    assert not checks["no_contradiction"]["passed"]
+    assert candidate.record["status"] == "rejected"
+
+
+def test_provenance_regenerates_the_same_photo_and_text(models):
+    product = compose(models, fast(n=1)).candidates[0].record
+    image, description = regenerate(models, json.loads(json.dumps(product["provenance"])))
+    first = compose(models, fast(n=1)).candidates[0]
+    assert np.array_equal(image, first.image) and description == product["description"]
+    other = dict(product["provenance"], models={**product["provenance"]["models"], "writer": "x"})
+    with pytest.raises(FauxshopError, match="writer differ"):
+        regenerate(models, other)
+
+
+def test_exports_and_the_store_hold_the_accepted_products(models, tmp_path):
+    result = compose(models, fast(n=2))
+    paths = save_products(result, models.real, tmp_path / "out")
+    accepted = result.accepted
+    lines = paths["jsonl"].read_text().splitlines()
+    assert [json.loads(line)["sku"] for line in lines] == [c.record["sku"] for c in accepted]
+    with open(paths["csv"], newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["title"] for r in rows] == [c.record["title"] for c in accepted]
+    page = paths["html"].read_text()
+    for c in accepted:
+        assert (tmp_path / "out" / "images" / f"{c.record['sku']}.png").is_file()
+        assert (tmp_path / "out" / "real" / f"{c.record['nearest_sku']}.png").is_file()
+        assert c.record["title"] in page
+    with Store(tmp_path / "catalog.db") as store:
+        assert store.save_generated(c.record for c in result.candidates) == len(result.candidates)
+        stored = store.generated(status="accepted")
+        assert [r["sku"] for r in stored] == [c.record["sku"] for c in accepted]
+        assert stored[0]["nearest_product_id"] is None  # the real catalog here is not in it
+        assert (
+            json.loads(stored[0]["provenance"])["seed"] == accepted[0].record["provenance"]["seed"]
+        )
