@@ -150,3 +150,21 @@ def test_project_verb_reports_psnr_and_skips_a_missing_photo(tmp_path, capsys):
     with Image.open(tmp_path / "e.png") as grid, Image.open(tmp_path / "proj/dress.png") as rec:
         assert grid.size == (3 * 32, 64)
         assert np.array_equal(np.asarray(grid)[:, 32:64], np.asarray(rec))  # strength 0
+
+
+def test_products_verb_composes_stores_and_regenerates(tmp_path, capsys):
+    from fauxshop.catalog.demo_catalog import write_demo_catalog
+
+    work = ["--workdir", str(tmp_path)]
+    write_demo_catalog(tmp_path / "catalog", n=30, seed=0)
+    assert main(["ingest", str(tmp_path / "catalog" / "products.jsonl"), *work]) == 0
+    assert main(["prune", *work]) == 0 and main(["pack", "--size", "64x32", *work]) == 0
+    argv = ["products", "--n", "2", "--max-candidates", "4", "--max-new-tokens", "50", *work]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "| image_novel |" in out and "products/s" in out
+    records = (tmp_path / "exports" / "products" / "products.jsonl").read_text().splitlines()
+    sku = json.loads(records[0])["sku"]
+    assert (tmp_path / "exports" / "products" / "index.html").is_file()
+    assert main(["products", "--regenerate", sku, *work]) == 0
+    assert f"{sku}: photo identical, text identical" in capsys.readouterr().out
