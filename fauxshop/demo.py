@@ -4,7 +4,8 @@ Catalog → store → prune → pack, short training runs to show the commands w
 shipped demo models (trained longer with the same commands, see docs/image.md, docs/text.md
 and docs/latent.md): a grid per category, a style-mixing grid and a latent walk from the
 generator; descriptions for contexts, graded, from the writer; directions found with the
-tagger, measured and shown as edit grids; rare jumpsuits made three ways, graded.
+tagger, measured and shown as edit grids; rare jumpsuits made three ways, graded; and last,
+products that don't exist, checked and shown in an HTML gallery.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ from fauxshop.latent.sampling import save_grid, save_png
 from fauxshop.latent.walk import latent_walk, write_video
 from fauxshop.markdown import markdown_table
 from fauxshop.metrics.text import TrainingIndex, format_table, text_metrics
+from fauxshop.products.compose import ComposeConfig, compose, load_models
+from fauxshop.products.export import save_products
 from fauxshop.tagger.model import TaggerConfig, load_tagger
 from fauxshop.tagger.train import evaluate_tagger, train_tagger
 from fauxshop.tagger.train import format_report as format_tagger_report
@@ -150,6 +153,29 @@ def run_demo(ws: Workspace, n: int = 600, seed: int = 0) -> None:
     show_generator(DEMO_GENERATOR, ws.exports_dir / "demo")
     show_writer(DEMO_WRITER, corpus, ws.exports_dir / "demo")
     show_latent_tools(DEMO_GENERATOR, DEMO_TAGGER, archive, ws.exports_dir / "demo")
+    show_products(ws, archive)
+
+
+def show_products(ws: Workspace, archive: Path, n: int = 12) -> None:
+    """Products that don't exist, composed by the shipped models, checked against the demo
+    catalog (and the writer's own training texts), stored, and shown in a gallery."""
+    t = _stage(f"products: {n} products that don't exist, checked against {archive.name}")
+    seen = [r["description"] for r in demo_corpus(**DEMO_WRITER_CORPUS)]
+    models = load_models(DEMO_GENERATOR, DEMO_TAGGER, DEMO_WRITER, archive, seen)
+    result = compose(models, ComposeConfig(n=n, category="dress"))
+    paths = save_products(result, models.real, ws.exports_dir / "products")
+    with Store(ws.db_path) as store:
+        store.save_generated(c.record for c in result.candidates)
+    report = result.report()
+    print(markdown_table([{"check": k, "pass rate": v} for k, v in report["pass_rate"].items()]))
+    print(markdown_table([{"stage": k, "seconds": v} for k, v in report["seconds"].items()]))
+    print(f"{report['accepted']} accepted of {report['candidates']}, "
+          f"{report['products_per_s']:.2f} products/s")  # fmt: skip
+    first = result.accepted[0].record if result.accepted else None
+    if first:
+        print(f"-- {first['title']}\n{first['description']}")
+    print(f"gallery: {paths['html']}")
+    _done(t)
 
 
 def show_generator(model: Path, out: Path) -> None:

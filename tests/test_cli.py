@@ -68,8 +68,10 @@ def test_demo_runs_every_stage(tmp_path, capsys):
     assert main(["demo", "--n", "48", "--workdir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     stages = ("demo-catalog", "ingest", "prune", "pack", "train-text", "train-tagger", "write")
-    for stage in (*stages, "directions + edit", "rare"):
+    for stage in (*stages, "directions + edit", "rare", "products"):
         assert f"== {stage}" in out
+    gallery = (tmp_path / "exports" / "products" / "index.html").read_text()
+    assert gallery.count('class="card"') >= 1 and "products/s" in out
     demo = tmp_path / "exports" / "demo"
     for name in ("edit-length", "edit-colour", "rare-filter", "rare-centroid", "rare-conditional"):
         assert (demo / f"{name}.png").is_file()
