@@ -1,0 +1,83 @@
+"""Products/s of `fauxshop products` at the demo config, and where the time goes per stage.
+
+The shipped demo models (64x32 generator, tagger with its TF-IDF text branch, GPT-2 tiny
+writer) compose dresses, checked against a freshly rendered demo catalog (600 products,
+seed 0) and the writer's training texts, exactly as `make demo` does. Candidates are counted
+whether accepted or not, since every one costs all five stages. No peer is named for this
+pipeline, so there is no ratio column. Run it on an idle machine:
+
+    .venv/bin/python bench/bench_products.py            # 20 products
+    .venv/bin/python bench/bench_products.py --quick    # 3 products: smoke check
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+
+def demo_archive(root: Path, n: int) -> Path:
+    """Render, ingest, prune and pack a demo catalog at the generator's 64x32."""
+    from fauxshop.catalog.demo_catalog import write_demo_catalog
+    from fauxshop.catalog.ingest import ingest_table
+    from fauxshop.catalog.pack import PackConfig, pack
+    from fauxshop.catalog.prune import PruneConfig, prune
+    from fauxshop.catalog.store import Store
+
+    write_demo_catalog(root / "catalog", n=n, seed=0)
+    with Store(root / "catalog.db") as store:
+        ingest_table(store, root / "catalog" / "products.jsonl", root / "catalog")
+        prune(store, PruneConfig())
+        pack(store, root / "demo-64x32.zip", PackConfig(64, 32))
+    return root / "demo-64x32.zip"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=20, help="accepted products wanted")
+    parser.add_argument("--catalog", type=int, default=600, help="real demo products")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's)")
+    parser.add_argument("--quick", action="store_true", help="3 products, 100 real: smoke")
+    args = parser.parse_args()
+    if args.quick:
+        args.n, args.catalog = 3, 100
+    os.environ.setdefault("FAUXSHOP_QUIET", "1")
+    import torch
+
+    from fauxshop.catalog.demo_catalog import demo_corpus
+    from fauxshop.demo import DEMO_GENERATOR, DEMO_TAGGER, DEMO_WRITER, DEMO_WRITER_CORPUS
+    from fauxshop.markdown import markdown_table
+    from fauxshop.products.compose import ComposeConfig, compose, load_models
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory(prefix="fauxshop-bench-") as tmp:
+        archive = demo_archive(Path(tmp), args.catalog)
+        seen = [r["description"] for r in demo_corpus(**DEMO_WRITER_CORPUS)]
+        start = time.perf_counter()
+        models = load_models(DEMO_GENERATOR, DEMO_TAGGER, DEMO_WRITER, archive, seen)
+        load_seconds = time.perf_counter() - start
+        result = compose(models, ComposeConfig(n=args.n, category="dress"))
+    report = result.report()
+    total = sum(report["seconds"].values())
+    print(f"demo models on CPU: {os.cpu_count()} cores, {torch.get_num_threads()} torch threads")
+    print(f"loading the models and indexing {args.catalog} real products: {load_seconds:.1f} s\n")
+    rows = [
+        {"stage": stage, "seconds": s, "share": f"{s / total:.0%}",
+         "ms/candidate": 1000 * s / report["candidates"]}
+        for stage, s in report["seconds"].items()
+    ]  # fmt: skip
+    print(markdown_table(rows), end="\n\n")
+    print(markdown_table([{"check": k, "pass rate": v} for k, v in report["pass_rate"].items()]))
+    print(
+        f"\n{report['accepted']} accepted of {report['candidates']} candidates in {total:.1f} s: "
+        f"{report['products_per_s']:.2f} products/s, "
+        f"{report['candidates'] / total:.2f} candidates/s"
+    )
+
+
+if __name__ == "__main__":
+    main()
