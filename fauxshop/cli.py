@@ -456,6 +456,21 @@ def cmd_products(args) -> int:
     return 0 if report["accepted"] else 1
 
 
+def cmd_augment_study(args) -> int:
+    from fauxshop.study.augmentation import StudyConfig, format_table, run_study
+
+    config = dataclass_from_args(StudyConfig, args)
+    out = args.out or Workspace.open(args.workdir).reports_dir / f"augment-{config.category}"
+    results = run_study(config, out)
+    counts = results["counts"]
+    rare = config.category
+    print(f"{counts['rare_train']} real {rare} of {counts['train']} training images; scored on "
+          f"{counts['test']} real test images ({counts['rare_test']} {rare})")  # fmt: skip
+    print(format_table(results))
+    print(f"results: {out / 'results.json'}, plot: {out / 'plot.png'}")
+    return 0
+
+
 def _newest_archive(ws: Workspace) -> Path:
     found = sorted(ws.archives_dir.glob("*.zip"), key=lambda p: p.stat().st_mtime)
     if not found:
@@ -786,6 +801,7 @@ def _add_latent_verbs(sub, common) -> None:
     from fauxshop.latent.projection import ProjectConfig
     from fauxshop.latent.rare import RareConfig
     from fauxshop.products.compose import ComposeConfig
+    from fauxshop.study.augmentation import StudyConfig
     from fauxshop.tagger.model import TaggerConfig
 
     p = _verb(
@@ -877,6 +893,18 @@ def _add_latent_verbs(sub, common) -> None:
     p.add_argument("--out", type=Path, help="folder (default: WORKDIR/exports/products)")
     p.add_argument("--regenerate", metavar="SKU", help="rebuild a stored product and compare")
     add_dataclass_args(p, ComposeConfig, "composition")
+
+    p = _verb(
+        sub,
+        "augment-study",
+        cmd_augment_study,
+        "does adding synthetic images of a rare class raise a classifier's accuracy on it?",
+        "fauxshop augment-study --archive archives/demo-64x32.zip --generator runs/demo "
+        "--category jumpsuit --multiples 0,1,4 --seeds 0,1,2",
+        common,
+    )
+    p.add_argument("--out", type=Path, help="folder (default: WORKDIR/reports/augment-CLASS)")
+    add_dataclass_args(p, StudyConfig, "study")
 
     p = _generator_verb(
         sub,

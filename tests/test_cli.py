@@ -11,7 +11,7 @@ VERBS = [
     "demo", "demo-catalog", "ingest", "prune", "pack", "status",
     "train-image", "generate", "mix", "walk", "metrics", "export-generator",
     "train-text", "write", "eval-text",
-    "train-tagger", "project", "directions", "edit", "rare", "products",
+    "train-tagger", "project", "directions", "edit", "rare", "products", "augment-study",
 ]  # fmt: skip
 
 
