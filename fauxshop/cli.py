@@ -133,14 +133,19 @@ def _saved_config(run: Path) -> dict:
     return saved
 
 
+def _resumed_config(args, config_class, limit: str):
+    """The config a run was started with; a resume may only raise its length (`limit`)."""
+    saved = _saved_config(args.resume)
+    if getattr(args, f"cfg_{limit}") is not None:
+        saved[limit] = getattr(args, f"cfg_{limit}")
+    return config_class(**saved)
+
+
 def cmd_train_image(args) -> int:
     from fauxshop.image.train import TrainConfig, train
 
     if args.resume:
-        saved = _saved_config(args.resume)
-        if args.cfg_kimg is not None:
-            saved["kimg"] = args.cfg_kimg
-        config = TrainConfig(**saved)
+        config = _resumed_config(args, TrainConfig, "kimg")
     else:
         missing = [f"--{k}" for k in ("data", "out", "kimg") if getattr(args, f"cfg_{k}") is None]
         if missing:
@@ -512,10 +517,7 @@ def cmd_train_text(args) -> int:
     from fauxshop.text.train import TextTrainConfig, train_text
 
     if args.resume:
-        saved = _saved_config(args.resume)
-        if args.cfg_max_steps is not None:
-            saved["max_steps"] = args.cfg_max_steps
-        config = TextTrainConfig(**saved)
+        config = _resumed_config(args, TextTrainConfig, "max_steps")
     else:
         if args.cfg_out is None:
             raise FauxshopError("train-text: --out RUN_DIR required (or --resume RUN)")
