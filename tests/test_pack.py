@@ -143,6 +143,10 @@ def test_cut_class_keeps_k_train_images_of_the_class_and_everything_else(tmp_pat
     again = cut_class(tmp_path / "a.zip", tmp_path / "again.zip", "dress", keep=2, seed=1)
     assert again == {**summary, "archive": str(tmp_path / "again.zip")}
     assert len(before) == 9
+    kept_skus = {s for s, c in zip(after.skus, after.labels["category"].tolist(), strict=True)
+                 if c == dress}  # fmt: skip
+    same = cut_class(tmp_path / "a.zip", tmp_path / "same.zip", "dress", 0, keep_skus=kept_skus)
+    assert same["kept"] == 2 and set(read_archive(tmp_path / "same.zip").skus) == set(after.skus)
     with pytest.raises(FauxshopError, match="no class 'coat'"):
         cut_class(tmp_path / "a.zip", tmp_path / "x.zip", "coat", keep=1)
     with pytest.raises(FauxshopError, match="keep must be 0..7"):

@@ -25,9 +25,11 @@ def cut_class(
     keep: int,
     seed: int = 0,
     split: str = "train",
+    keep_skus: set[str] | None = None,
 ) -> dict:
     """Write `out`: `archive` with only `keep` of `class_name`'s `split` images (chosen with
-    RandomState(seed)); returns counts."""
+    RandomState(seed)), or with exactly the ones whose sku is in `keep_skus` (the products
+    another cut kept: a generator and a classifier then see the same few); returns counts."""
     archive, out = Path(archive), Path(out)
     meta = read_metadata(archive)
     names = meta.get("fauxshop", {}).get("label_names") or []
@@ -40,10 +42,13 @@ def cut_class(
         for name, lab in meta["labels"]
         if lab == label and products.get(name, {}).get("split", split) == split
     ]
-    if not 0 <= keep <= len(candidates):
+    if keep_skus is not None:
+        kept = {name for name in candidates if products.get(name, {}).get("sku") in keep_skus}
+        keep = len(kept)
+    elif not 0 <= keep <= len(candidates):
         raise FauxshopError(f"keep must be 0..{len(candidates)} {class_name} images, got {keep}")
-    rng = np.random.RandomState(seed)
-    kept = set(rng.choice(candidates, size=keep, replace=False).tolist())
+    else:
+        kept = set(np.random.RandomState(seed).choice(candidates, size=keep, replace=False))
     dropped = set(candidates) - kept
     labels = [[name, lab] for name, lab in meta["labels"] if name not in dropped]
     subset = {
