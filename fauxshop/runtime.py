@@ -7,15 +7,18 @@ device and tears the group down cleanly; without it everything is one process.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
+
+from fauxshop.progress import progress
 
 
 @dataclass
@@ -129,3 +132,21 @@ def rng_preserved() -> Iterator[None]:
         yield
     finally:
         restore_rng(tensors, state)
+
+
+def in_fixed_batches(
+    fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, batch: int, desc: str = ""
+) -> torch.Tensor:
+    """fn over `x` in chunks of exactly `batch` rows (the last padded with its own last row)."""
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1, got {batch}")
+    starts: Iterable[int] = range(0, len(x), batch)
+    if desc:
+        starts = progress(starts, desc, total=math.ceil(len(x) / batch), unit="batch")
+    outs = []
+    for start in starts:
+        chunk = x[start : start + batch]
+        pad = batch - len(chunk)
+        padded = torch.cat([chunk, chunk[-1:].expand(pad, *chunk.shape[1:])]) if pad else chunk
+        outs.append(fn(padded)[: len(chunk)])
+    return torch.cat(outs)

@@ -18,7 +18,6 @@ from fauxshop.catalog.store import Store
 from fauxshop.demo import DEMO_GENERATOR, DEMO_TAGGER, DEMO_WRITER
 from fauxshop.errors import FauxshopError
 from fauxshop.image.checkpoint import generator_fingerprint, load_generator, read_snapshot
-from fauxshop.latent.directions import image_features
 from fauxshop.metrics.text import TrainingIndex
 from fauxshop.products import compose as compose_module
 from fauxshop.products.checks import (
@@ -31,6 +30,7 @@ from fauxshop.products.checks import (
 from fauxshop.products.compose import ComposeConfig, ProductModels, compose, regenerate
 from fauxshop.products.export import save_products
 from fauxshop.tagger.model import load_tagger
+from fauxshop.tagger.scoring import image_features
 from fauxshop.tagger.text import load_text_tagger
 from fauxshop.text.models import load_trained
 

@@ -6,9 +6,9 @@ import torch
 from tiny_models import CATEGORIES, calibrated_scorer, directions_generator
 
 from fauxshop.errors import FauxshopError
-from fauxshop.latent.directions import image_features, score_images
 from fauxshop.latent.generate import generate, seeds_to_ws
 from fauxshop.latent.rare import RareConfig, mix_class_ws, rare_samples
+from fauxshop.tagger.scoring import image_features, score_images
 
 
 @pytest.fixture(scope="module")

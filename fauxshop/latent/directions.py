@@ -19,16 +19,15 @@ file made for other weights. Two files: `NAME.safetensors` (one vector per direc
 `NAME.json` (names, methods, layers, meta, fingerprint, the tensors' sha256), written
 atomically, tensors first: the JSON commits the pair, as with snapshots.
 
-The scoring helpers (`Target`, `score_images`, `image_features`) are shared with `edit` and
-`rare`: generated images are scored from their uint8 pixels, exactly as a saved image or a real
-photo would be.
+`Target` and `score_ws` are shared with `edit` and `rare`: generated images are scored from
+their uint8 pixels (`tagger.scoring`), exactly as a saved image or a real photo would be.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,9 +41,10 @@ import torch
 from fauxshop.atomic import atomic_open, atomic_write_bytes
 from fauxshop.errors import FauxshopError
 from fauxshop.image.networks import EqualLinear, Generator
-from fauxshop.latent.generate import in_fixed_batches, render_ws, seeds_to_ws
+from fauxshop.latent.generate import render_ws, seeds_to_ws
 from fauxshop.progress import progress
 from fauxshop.tagger import ImageScorer
+from fauxshop.tagger.scoring import score_images
 
 FORMAT = "fauxshop-directions/1"
 SCORE_CHUNK = 256  # images rendered and scored at once
@@ -199,39 +199,6 @@ def head_score(probs: torch.Tensor, target: Target | None = None) -> torch.Tenso
     return probs @ torch.arange(k, dtype=probs.dtype, device=probs.device) / (k - 1)
 
 
-def to_scorer_input(images: torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
-    """N x H x W x C uint8 -> N x 3 x H x W float in [-1, 1], as real photos are scored."""
-    x = images.to(device).permute(0, 3, 1, 2).float() / 127.5 - 1
-    return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
-
-
-def _scorer_batches(
-    fn: Callable[[torch.Tensor], torch.Tensor],
-    images: np.ndarray,
-    batch: int,
-    device: torch.device | str,
-) -> torch.Tensor:
-    """fn over uint8 images in fixed batches (see `generate`), converted one batch at a time."""
-    pixels = torch.from_numpy(np.ascontiguousarray(images))
-    with torch.no_grad():
-        return in_fixed_batches(lambda rows: fn(to_scorer_input(rows, device)), pixels, batch)
-
-
-def score_images(
-    scorer: ImageScorer, images: np.ndarray, batch: int = 64, device: torch.device | str = "cpu"
-) -> dict[str, torch.Tensor]:
-    """Every head's probabilities for N x H x W x C uint8 images, on the CPU."""
-    heads = list(scorer.heads)
-
-    def predict(x: torch.Tensor) -> torch.Tensor:
-        probs = scorer.predict(x)
-        return torch.cat([probs[h].float().cpu() for h in heads], dim=1)
-
-    flat = _scorer_batches(predict, images, batch, device)
-    sizes = [len(scorer.heads[h]) for h in heads]
-    return dict(zip(heads, flat.split(sizes, dim=1), strict=True))
-
-
 def score_ws(
     G: Generator, scorer: ImageScorer, ws: torch.Tensor, batch: int = 16, desc: str = ""
 ) -> dict[str, torch.Tensor]:
@@ -242,13 +209,6 @@ def score_ws(
         for i in progress(range(0, len(ws), SCORE_CHUNK), desc or "score", unit="chunk")
     ]
     return {head: torch.cat([c[head] for c in chunks]) for head in scorer.heads}
-
-
-def image_features(
-    scorer: ImageScorer, images: np.ndarray, batch: int = 64, device: torch.device | str = "cpu"
-) -> torch.Tensor:
-    """The scorer's N x D embedding of uint8 images, on the CPU."""
-    return _scorer_batches(lambda x: scorer.features(x).float().cpu(), images, batch, device)
 
 
 # ----------------------------------------------------------------------------------------------

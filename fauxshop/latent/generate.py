@@ -8,33 +8,14 @@ a given device. Different `batch` values agree to float rounding (at most 1 grey
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from fauxshop.image.networks import Generator
 from fauxshop.latent.sampling import class_vector, to_uint8, z_from_seed
-from fauxshop.progress import progress
-
-
-def in_fixed_batches(
-    fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, batch: int, desc: str = ""
-) -> torch.Tensor:
-    """fn over `x` in chunks of exactly `batch` rows (the last padded with its own last row)."""
-    if batch < 1:
-        raise ValueError(f"batch must be >= 1, got {batch}")
-    starts: Iterable[int] = range(0, len(x), batch)
-    if desc:
-        starts = progress(starts, desc, total=math.ceil(len(x) / batch), unit="batch")
-    outs = []
-    for start in starts:
-        chunk = x[start : start + batch]
-        pad = batch - len(chunk)
-        padded = torch.cat([chunk, chunk[-1:].expand(pad, *chunk.shape[1:])]) if pad else chunk
-        outs.append(fn(padded)[: len(chunk)])
-    return torch.cat(outs)
+from fauxshop.runtime import in_fixed_batches
 
 
 def _device(G: Generator, device: torch.device | str | None) -> torch.device:

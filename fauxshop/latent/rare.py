@@ -32,7 +32,7 @@ import torch
 
 from fauxshop.errors import FauxshopError
 from fauxshop.image.networks import Generator
-from fauxshop.latent.directions import Target, image_features, parse_target, score_images
+from fauxshop.latent.directions import Target, parse_target
 from fauxshop.latent.generate import render_ws, seeds_to_ws
 from fauxshop.latent.mixing import band_indices
 from fauxshop.latent.sampling import class_index
@@ -40,6 +40,7 @@ from fauxshop.metrics.fid import precision_recall
 from fauxshop.progress import bar
 from fauxshop.tagger import ImageScorer
 from fauxshop.tagger.data import read_archive
+from fauxshop.tagger.scoring import image_features, score_images
 
 METHODS = ("filter", "centroid", "conditional")
 REALISM_K = 3  # neighbours that set each real image's ball (improved precision's k)

@@ -29,7 +29,6 @@ import torch
 import fauxshop
 from fauxshop.errors import FauxshopError
 from fauxshop.image.checkpoint import generator_fingerprint, load_generator, read_snapshot
-from fauxshop.latent.directions import image_features, score_images
 from fauxshop.latent.generate import render_ws, seeds_to_ws
 from fauxshop.latent.sampling import class_index
 from fauxshop.metrics.text import TrainingIndex
@@ -44,6 +43,7 @@ from fauxshop.products.checks import (
 from fauxshop.progress import bar
 from fauxshop.tagger.data import product_text, read_archive
 from fauxshop.tagger.model import Tagger, load_tagger, sidecar_path
+from fauxshop.tagger.scoring import image_features, score_images
 from fauxshop.tagger.text import TextTagger, fuse, load_text_tagger
 from fauxshop.text.models import load_trained, model_folder
 from fauxshop.text.sample import SamplingConfig, write

@@ -87,16 +87,6 @@ def _predict_all(tagger: Tagger, images: torch.Tensor) -> dict[str, torch.Tensor
     return {name: torch.cat([c[name] for c in chunks]).cpu() for name in tagger.heads}
 
 
-def score_images(tagger: Tagger, images: np.ndarray) -> dict[str, np.ndarray]:
-    """Probabilities per head for uint8 N x H x W x C images (C = 1 or 3), e.g. generated."""
-    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[3] not in (1, 3):
-        raise ValueError(
-            f"expected uint8 N x H x W x 1|3 images, got {images.dtype} {images.shape}"
-        )
-    tensor = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
-    return {name: probs.numpy() for name, probs in _predict_all(tagger, tensor).items()}
-
-
 def _macro_f1(confusion: np.ndarray) -> float:
     """Mean F1 over classes that occur in the labels or the predictions."""
     tp = np.diag(confusion).astype(float)

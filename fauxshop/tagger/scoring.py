@@ -1,0 +1,57 @@
+"""Scoring uint8 images with any `ImageScorer`, as saved photos and generated images are.
+
+Pixels go in as N x H x W x C uint8 (what a PNG decodes to and what `render_ws` returns), are
+converted one fixed-size batch at a time (so an image's score never depends on its batch
+neighbours) and come back on the CPU: the same numbers for a real photo, a generated image
+and the same image read back from disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from fauxshop.runtime import in_fixed_batches
+from fauxshop.tagger import ImageScorer
+
+
+def to_scorer_input(images: torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
+    """N x H x W x C uint8 -> N x 3 x H x W float in [-1, 1], as real photos are scored."""
+    x = images.to(device).permute(0, 3, 1, 2).float() / 127.5 - 1
+    return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+
+
+def _scorer_batches(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    images: np.ndarray,
+    batch: int,
+    device: torch.device | str,
+) -> torch.Tensor:
+    """fn over uint8 images in fixed batches, converted one batch at a time."""
+    pixels = torch.from_numpy(np.ascontiguousarray(images))
+    with torch.no_grad():
+        return in_fixed_batches(lambda rows: fn(to_scorer_input(rows, device)), pixels, batch)
+
+
+def score_images(
+    scorer: ImageScorer, images: np.ndarray, batch: int = 64, device: torch.device | str = "cpu"
+) -> dict[str, torch.Tensor]:
+    """Every head's probabilities for N x H x W x C uint8 images, on the CPU."""
+    heads = list(scorer.heads)
+
+    def predict(x: torch.Tensor) -> torch.Tensor:
+        probs = scorer.predict(x)
+        return torch.cat([probs[h].float().cpu() for h in heads], dim=1)
+
+    flat = _scorer_batches(predict, images, batch, device)
+    sizes = [len(scorer.heads[h]) for h in heads]
+    return dict(zip(heads, flat.split(sizes, dim=1), strict=True))
+
+
+def image_features(
+    scorer: ImageScorer, images: np.ndarray, batch: int = 64, device: torch.device | str = "cpu"
+) -> torch.Tensor:
+    """The scorer's N x D embedding of uint8 images, on the CPU."""
+    return _scorer_batches(lambda x: scorer.features(x).float().cpu(), images, batch, device)
