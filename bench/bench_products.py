@@ -1,10 +1,11 @@
 """Products/s of `fauxshop products` at the demo config, and where the time goes per stage.
 
 The shipped demo models (64x32 generator, tagger with its TF-IDF text branch, GPT-2 tiny
-writer) compose dresses, checked against a freshly rendered demo catalog (600 products,
-seed 0) and the writer's training texts, exactly as `make demo` does. Candidates are counted
-whether accepted or not, since every one costs all five stages. No peer is named for this
-pipeline, so there is no ratio column. Run it on an idle machine:
+writer) compose products of every class in turn (or `--category`), checked against a
+freshly rendered demo catalog (600 products, seed 0) and the writer's training texts, as
+`make demo` does. Candidates are counted whether accepted or not, since every one costs all
+five stages. No peer is named for this pipeline, so there is no ratio column. Run it on an
+idle machine:
 
     .venv/bin/python bench/bench_products.py            # 20 products
     .venv/bin/python bench/bench_products.py --quick    # 3 products: smoke check
@@ -39,6 +40,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20, help="accepted products wanted")
     parser.add_argument("--catalog", type=int, default=600, help="real demo products")
+    parser.add_argument("--category", help="only this category (default: every class in turn)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's)")
     parser.add_argument("--quick", action="store_true", help="3 products, 100 real: smoke")
     args = parser.parse_args()
@@ -60,7 +62,7 @@ def main() -> None:
         start = time.perf_counter()
         models = load_models(DEMO_GENERATOR, DEMO_TAGGER, DEMO_WRITER, archive, seen)
         load_seconds = time.perf_counter() - start
-        result = compose(models, ComposeConfig(n=args.n, category="dress"))
+        result = compose(models, ComposeConfig(n=args.n, category=args.category))
     report = result.report()
     total = sum(report["seconds"].values())
     print(f"demo models on CPU: {os.cpu_count()} cores, {torch.get_num_threads()} torch threads")

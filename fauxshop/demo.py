@@ -162,7 +162,7 @@ def show_products(ws: Workspace, archive: Path, n: int = 12) -> None:
     t = _stage(f"products: {n} products that don't exist, checked against {archive.name}")
     seen = [r["description"] for r in demo_corpus(**DEMO_WRITER_CORPUS)]
     models = load_models(DEMO_GENERATOR, DEMO_TAGGER, DEMO_WRITER, archive, seen)
-    result = compose(models, ComposeConfig(n=n, category="dress"))
+    result = compose(models, ComposeConfig(n=n))  # every class in turn
     paths = save_products(result, models.real, ws.exports_dir / "products")
     with Store(ws.db_path) as store:
         store.save_generated(c.record for c in result.candidates)

@@ -177,6 +177,10 @@ def test_provenance_regenerates_the_same_photo_and_text(models):
 
 def test_exports_and_the_store_hold_the_accepted_products(models, tmp_path):
     result = compose(models, fast(n=2))
+    seeds = [c.record["provenance"]["seed"] for c in result.candidates]
+    assert [c.record["provenance"]["class_index"] for c in result.candidates] == [
+        s % models.G.c_dim for s in seeds
+    ]  # no category: every class in turn
     paths = save_products(result, models.real, tmp_path / "out")
     accepted = result.accepted
     lines = paths["jsonl"].read_text().splitlines()

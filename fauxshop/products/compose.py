@@ -275,14 +275,18 @@ def compose_one(models: ProductModels, config: ComposeConfig, seed: int, cls: in
 
 
 def compose(models: ProductModels, config: ComposeConfig) -> ComposeResult:
-    """Candidates from seed_start on until `n` are accepted or max_candidates are tried."""
-    cls = None
-    if models.G.c_dim:
-        cls = class_index(models.G, config.category or 0, models.label_names)
+    """Candidates from seed_start on until `n` are accepted or max_candidates are tried.
+
+    A conditional G is sampled with the category's label, or without a category with every
+    label in turn (seed modulo the class count), so all classes get their chance."""
+    fixed = None
+    if models.G.c_dim and config.category:
+        fixed = class_index(models.G, config.category, models.label_names)
     seconds = dict.fromkeys(STAGES, 0.0)
     candidates: list[Candidate] = []
     with bar(config.n, "compose products", unit="product") as progress:
         for seed in range(config.seed_start, config.seed_start + config.max_candidates):
+            cls = fixed if fixed is not None or not models.G.c_dim else seed % models.G.c_dim
             candidate = compose_one(models, config, seed, cls, seconds)
             candidates.append(candidate)
             if candidate.record["status"] == "accepted":
