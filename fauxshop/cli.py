@@ -476,6 +476,18 @@ def cmd_augment_study(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from fauxshop.web.app import create_app
+    from fauxshop.web.serve import load_studio
+
+    studio = load_studio(args.workdir, args.generator, args.tagger, args.writer, args.real)
+    print(f"fauxshop studio on http://{args.host}:{args.port}/ (studio: /studio, API: /docs)")
+    uvicorn.run(create_app(studio), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 def _newest_archive(ws: Workspace) -> Path:
     found = sorted(ws.archives_dir.glob("*.zip"), key=lambda p: p.stat().st_mtime)
     if not found:
@@ -895,6 +907,21 @@ def _add_latent_verbs(sub, common) -> None:
     p.add_argument("--out", type=Path, help="folder (default: WORKDIR/exports/products)")
     p.add_argument("--regenerate", metavar="SKU", help="rebuild a stored product and compare")
     add_dataclass_args(p, ComposeConfig, "composition")
+
+    p = _verb(
+        sub,
+        "serve",
+        cmd_serve,
+        "the web studio: a product that doesn't exist per visit, editing, mixing, projection",
+        "fauxshop serve --port 8000",
+        common,
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    p.add_argument("--generator", type=Path, help="snapshot (default: the demo generator)")
+    p.add_argument("--tagger", type=Path, help="tagger .safetensors (default: the demo tagger)")
+    p.add_argument("--writer", type=Path, help="text run or model (default: the demo writer)")
+    p.add_argument("--real", type=Path, help="archive of the real catalog (default: newest)")
 
     p = _verb(
         sub,

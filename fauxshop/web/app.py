@@ -1,0 +1,265 @@
+"""`fauxshop serve`: the "This Dress Doesn't Exist" page and an editing studio, over an HTTP API.
+
+The app holds one set of models (generator, tagger with its text branch, writer, the real
+catalog's features) loaded at start, and answers with PNGs and JSON:
+
+    GET  /api/generate?seed=&psi=&cls=              a photo
+    GET  /api/product?seed=                         a composed product (title, text, tags, nearest)
+    POST /api/edit      {seed|latent, psi, cls, strengths: {direction: value}}   a photo
+    GET  /api/mix?row=&col=&styles=coarse           a style mix of two seeds
+    POST /api/project   (upload)                    a projected photo's latent id and PSNR
+    GET  /api/latent/{id}.png                       its reconstruction
+    POST /api/similar   {seed|latent, k} or upload  the k nearest real products
+    GET  /api/real/{sku}.png                        a real product's photo
+    POST /api/save      {seed, psi, cls}            compose and store a product
+    GET  /api/directions                            the sliders the studio offers
+
+Uploads are limited by type (PNG, JPEG, WebP), bytes and pixels, each with a 4xx naming the
+limit. No request names a file: latents are addressed by ids the server made, real photos by
+skus of the catalog it loaded, so nothing outside the workspace can be reached.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import torch
+from fastapi import FastAPI, File, HTTPException, Query, UploadFile
+from fastapi.responses import FileResponse, Response
+from PIL import Image
+from pydantic import BaseModel, Field
+
+from fauxshop.catalog.images import ImageProblem, inspect_image
+from fauxshop.latent.directions import Direction
+from fauxshop.latent.edit import edit_ws
+from fauxshop.latent.generate import render_ws, seeds_to_ws
+from fauxshop.latent.mixing import parse_styles, style_mix_grid
+from fauxshop.latent.projection import ProjectConfig, project, render_projection
+from fauxshop.products.compose import (
+    STAGES,
+    Candidate,
+    ComposeConfig,
+    ProductModels,
+    compose_one,
+)
+from fauxshop.tagger.scoring import image_features
+
+STATIC = Path(__file__).parent / "static"
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+MAX_UPLOAD_PIXELS = 4096 * 4096
+MAX_SEED = 2**31 - 1
+_LATENT_ID = re.compile(r"^[0-9a-f]{32}$")
+Seed = Annotated[int, Query(ge=0, le=MAX_SEED, description="the photo's seed")]
+Psi = Annotated[float, Query(ge=0, le=2, description="truncation psi")]
+
+
+class Source(BaseModel):
+    """A photo to work on: a seed (with psi and class), or a projected photo's latent id."""
+
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+    psi: float = Field(0.7, ge=0, le=2)
+    cls: str | None = None
+    latent: str | None = Field(None, pattern=_LATENT_ID.pattern)
+
+
+class EditRequest(Source):
+    strengths: dict[str, float] = Field(default_factory=dict, examples=[{"colour:red": 2.0}])
+
+
+class SimilarRequest(Source):
+    k: int = Field(5, ge=1, le=50)
+
+
+@dataclass
+class Studio:
+    """What the app serves from: the models, the sliders, and projected latents by id."""
+
+    models: ProductModels
+    directions: list[Direction]
+    workdir: Path
+    project_steps: int = 100
+    latents: dict[str, tuple[torch.Tensor, dict]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        (self.workdir / "uploads").mkdir(parents=True, exist_ok=True)
+
+
+def png(image: np.ndarray) -> Response:
+    buf = io.BytesIO()
+    Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(buf, format="PNG")
+    return Response(buf.getvalue(), media_type="image/png")
+
+
+def create_app(studio: Studio) -> FastAPI:
+    app = FastAPI(
+        title="fauxshop studio",
+        description="Products that don't exist: generate, edit, mix, project, find similar.",
+        version="1",
+    )
+    models, G = studio.models, studio.models.G
+    names = models.label_names or []
+
+    def cls_of(cls: str | None) -> int | None:
+        if not G.c_dim:
+            return None
+        name = cls or (names[0] if names else "0")
+        if name in names:
+            return names.index(name)
+        if name.isdigit() and int(name) < G.c_dim:
+            return int(name)
+        raise HTTPException(422, f"unknown class {name!r}; classes: {', '.join(names)}")
+
+    def ws_of(source: Source) -> tuple[torch.Tensor, dict | None]:
+        """A seed's ws, or a projected latent's ws and noise."""
+        if source.latent is not None:
+            if source.latent not in studio.latents:
+                raise HTTPException(404, "no such latent; project a photo first")
+            ws, noise = studio.latents[source.latent]
+            return ws[None], noise
+        return seeds_to_ws(G, [source.seed], source.psi, cls_of(source.cls)), None
+
+    def composed(seed: int, psi: float, cls: str | None) -> Candidate:
+        """One product through the composer's stages (short descriptions: a page waits)."""
+        config = ComposeConfig(psi=psi, max_new_tokens=120)
+        return compose_one(models, config, seed, cls_of(cls), dict.fromkeys(STAGES, 0.0))
+
+    def render(ws: torch.Tensor, noise: dict | None) -> np.ndarray:
+        return render_projection(G, ws[0], noise) if noise else render_ws(G, ws)[0]
+
+    async def read_upload(upload: UploadFile) -> np.ndarray:
+        if upload.content_type not in ("image/png", "image/jpeg", "image/webp"):
+            raise HTTPException(415, f"upload a PNG, JPEG or WebP photo, not {upload.content_type}")
+        data = await upload.read(MAX_UPLOAD_BYTES + 1)
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise HTTPException(413, f"photo larger than {MAX_UPLOAD_BYTES // 2**20} MiB")
+        path = studio.workdir / "uploads" / f"{uuid.uuid4().hex}.img"
+        path.write_bytes(data)
+        try:
+            inspect_image(path, MAX_UPLOAD_PIXELS)
+            with Image.open(path) as img:
+                return np.asarray(img.convert("RGB"))
+        except ImageProblem as e:
+            detail = e.detail.split(": ")[-1]
+            raise HTTPException(422, f"not a usable photo: {e.reason} ({detail})") from None
+        finally:
+            path.unlink(missing_ok=True)
+
+    @app.get("/api/generate", response_class=Response, summary="A generated photo (PNG)")
+    def generate_photo(seed: Seed = 0, psi: Psi = 0.7, cls: str | None = None) -> Response:
+        return png(render(*ws_of(Source(seed=seed, psi=psi, cls=cls))))
+
+    @app.get("/api/product", summary="A composed product that doesn't exist")
+    def product(seed: Seed = 0, psi: Psi = 0.7, cls: str | None = None) -> dict:
+        record = composed(seed, psi, cls).record
+        return {
+            **{k: record[k] for k in ("sku", "title", "description", "category", "attributes",
+                                      "status", "checks", "nearest_sku")},
+            "seed": seed, "psi": psi,
+            "image": f"/api/generate?seed={seed}&psi={psi}" + (f"&cls={cls}" if cls else ""),
+            "nearest_image": f"/api/real/{record['nearest_sku']}.png",
+        }  # fmt: skip
+
+    @app.get("/api/directions", summary="The attribute sliders")
+    def directions() -> list[dict]:
+        return [{"name": d.name, "method": d.method, "layers": d.layers} for d in studio.directions]
+
+    @app.post("/api/edit", response_class=Response, summary="A photo moved along directions")
+    def edit(request: EditRequest) -> Response:
+        ws, noise = ws_of(request)
+        by_name = {d.name: d for d in studio.directions}
+        for name, value in request.strengths.items():
+            if name not in by_name:
+                raise HTTPException(422, f"no direction {name!r}; see /api/directions")
+            if abs(value) > 10:
+                raise HTTPException(422, f"strength of {name} must be in -10..10")
+            ws = edit_ws(ws, by_name[name], [value])[:, 0]
+        return png(render(ws, noise))
+
+    @app.get("/api/mix", response_class=Response, summary="Style mix of two seeds")
+    def mix(row: Seed = 0, col: Seed = 1, styles: str = "coarse", psi: Psi = 0.7,
+            cls: str | None = None) -> Response:  # fmt: skip
+        if styles not in ("coarse", "middle", "fine"):
+            raise HTTPException(422, "styles must be coarse, middle or fine")
+        try:
+            layers = parse_styles(styles, G.num_ws, G.img_resolution)
+        except Exception as e:  # a small G may lack fine styles
+            raise HTTPException(422, str(e)) from e
+        grid = style_mix_grid(G, [row], [col], layers, psi, cls_of(cls))
+        h, w = G.img_resolution
+        return png(grid[h:, w:])  # the mixed cell alone
+
+    @app.post("/api/project", summary="Project an uploaded photo into the latent space")
+    async def project_photo(photo: Annotated[UploadFile, File()]) -> dict:
+        target = await read_upload(photo)
+        config = ProjectConfig(steps=studio.project_steps, features="none", video_every=0,
+                               w_avg_samples=2000)  # fmt: skip
+        result = project(G, target, config, None, cls_of(None))
+        latent = uuid.uuid4().hex
+        noise = {k: torch.from_numpy(v) for k, v in result.noise.items()}
+        studio.latents[latent] = (torch.from_numpy(result.ws), noise)
+        return {"latent": latent, "psnr": result.psnr, "ssim": result.ssim,
+                "image": f"/api/latent/{latent}.png"}  # fmt: skip
+
+    @app.get("/api/latent/{latent}.png", response_class=Response, summary="A projection")
+    def latent_png(latent: str) -> Response:
+        if not _LATENT_ID.match(latent) or latent not in studio.latents:
+            raise HTTPException(404, "no such latent")
+        ws, noise = studio.latents[latent]
+        return png(render_projection(G, ws, noise))
+
+    @app.post("/api/similar", summary="The k most similar real products")
+    def similar(request: SimilarRequest) -> list[dict]:
+        image = render(*ws_of(request))
+        features = image_features(models.tagger, image[None])
+        distances = torch.cdist(features, models.real.features)[0] / models.real.typical_distance
+        order = distances.argsort()[: request.k].tolist()
+        return [{"sku": models.real.skus[i], "distance": round(float(distances[i]), 4),
+                 "image": f"/api/real/{models.real.skus[i]}.png"} for i in order]  # fmt: skip
+
+    @app.get("/api/real/{sku}.png", response_class=Response, summary="A real product's photo")
+    def real_png(sku: str) -> Response:
+        try:
+            index = models.real.skus.index(sku)
+        except ValueError:
+            raise HTTPException(404, f"no real product {sku!r}") from None
+        if models.real.images is None:
+            raise HTTPException(404, "this catalog was loaded without photos")
+        return png(models.real.images[index])
+
+    @app.post("/api/save", summary="Compose a product and keep it in the store")
+    def save(request: Source) -> dict:
+        from fauxshop.catalog.store import Store
+        from fauxshop.latent.sampling import save_png
+
+        if request.latent is not None:
+            raise HTTPException(422, "save takes a seed: a projected photo is not a new product")
+        candidate = composed(request.seed, request.psi, request.cls)
+        record = candidate.record
+        path = studio.workdir / "exports" / "studio" / f"{record['sku']}.png"
+        record["image_path"] = str(save_png(candidate.image, path))
+        with Store(studio.workdir / "catalog.db") as store:
+            store.save_generated([record])
+        return {"sku": record["sku"], "status": record["status"], "title": record["title"]}
+
+    @app.get("/", include_in_schema=False)
+    def home() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/studio", include_in_schema=False)
+    def studio_page() -> FileResponse:
+        return FileResponse(STATIC / "studio.html")
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static(name: str) -> FileResponse:
+        files = {p.name: p for p in STATIC.iterdir() if p.suffix in (".css", ".js")}
+        if name not in files:
+            raise HTTPException(404, "no such file")
+        return FileResponse(files[name])
+
+    return app
