@@ -24,12 +24,16 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 
 install: system-deps $(BIN)/.installed
 
-# Debian packages the tests and the Fashion-MNIST benchmark read.
+# Debian packages the tests read: Fashion-MNIST, and the Chromium the browser tests drive
+# (Playwright's own browser download is not used: `executable_path` points at Debian's).
 system-deps:
-	@if [ ! -f $(FMNIST) ]; then \
-	  echo "installing dataset-fashion-mnist (apt-get)"; \
+	@MISSING=""; \
+	[ -f $(FMNIST) ] || MISSING="$$MISSING dataset-fashion-mnist"; \
+	command -v chromium >/dev/null || MISSING="$$MISSING chromium"; \
+	if [ -n "$$MISSING" ]; then \
+	  echo "installing$$MISSING (apt-get)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq dataset-fashion-mnist; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$MISSING; \
 	fi
 
 lint: install

@@ -154,6 +154,9 @@ def run_demo(ws: Workspace, n: int = 600, seed: int = 0) -> None:
     show_writer(DEMO_WRITER, corpus, ws.exports_dir / "demo")
     show_latent_tools(DEMO_GENERATOR, DEMO_TAGGER, archive, ws.exports_dir / "demo")
     show_products(ws, archive)
+    print("\n== serve: the web studio on these models ==")
+    print(f"fauxshop serve --workdir {ws.root} --port 8000")
+    print("then open http://127.0.0.1:8000/ (a product per visit) and /studio (editing)")
 
 
 def show_products(ws: Workspace, archive: Path, n: int = 12) -> None:

@@ -11,7 +11,7 @@ VERBS = [
     "demo", "demo-catalog", "ingest", "prune", "pack", "status",
     "train-image", "generate", "mix", "walk", "metrics", "export-generator",
     "train-text", "write", "eval-text",
-    "train-tagger", "project", "directions", "edit", "rare", "products", "augment-study",
+    "train-tagger", "project", "directions", "edit", "rare", "products", "augment-study", "serve",
 ]  # fmt: skip
 
 
@@ -70,6 +70,7 @@ def test_demo_runs_every_stage(tmp_path, capsys):
     stages = ("demo-catalog", "ingest", "prune", "pack", "train-text", "train-tagger", "write")
     for stage in (*stages, "directions + edit", "rare", "products"):
         assert f"== {stage}" in out
+    assert f"fauxshop serve --workdir {tmp_path}" in out and "http://127.0.0.1:8000/" in out
     gallery = (tmp_path / "exports" / "products" / "index.html").read_text()
     assert gallery.count('class="card"') >= 1 and "products/s" in out
     demo = tmp_path / "exports" / "demo"
