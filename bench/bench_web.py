@@ -1,0 +1,111 @@
+"""Requests/s and latency of the studio's generate and edit endpoints at the demo config.
+
+`fauxshop serve` runs in its own process on loopback (the shipped demo models, a 600-product
+demo catalog as the real one); a load generator here sends a bounded number of requests
+(and stops at a time limit) from `--clients` concurrent connections, each asking for a new
+seed, and measures each request from send to last byte. No peer is named for this server,
+so there is no ratio column. Run it on an idle machine:
+
+    .venv/bin/python bench/bench_web.py            # 200 requests per endpoint, 1 and 4 clients
+    .venv/bin/python bench/bench_web.py --quick    # 20 requests: smoke check
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+from bench_products import demo_archive
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(url: str, server: subprocess.Popen, limit_s: float = 300) -> None:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            sys.exit(f"the server exited:\n{server.stderr.read().decode()}")
+        try:
+            if httpx.get(url + "/api/directions", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    sys.exit("the server did not come up")
+
+
+def load(url: str, endpoint: str, requests: int, clients: int, limit_s: float) -> dict:
+    """Send `requests` requests (seed i each) from `clients` threads; latencies in ms."""
+    stop = time.monotonic() + limit_s
+
+    def one(i: int) -> float | None:
+        if time.monotonic() > stop:
+            return None
+        start = time.perf_counter()
+        if endpoint == "generate":
+            response = client.get(f"{url}/api/generate", params={"seed": i})
+        else:
+            body = {"seed": i, "strengths": {"colour:red": 2.0, "length:midi,maxi": -1.0}}
+            response = client.post(f"{url}/api/edit", json=body)
+        response.raise_for_status()
+        return 1000 * (time.perf_counter() - start)
+
+    with httpx.Client(timeout=60) as client, ThreadPoolExecutor(clients) as pool:
+        start = time.perf_counter()
+        latencies = sorted(t for t in pool.map(one, range(requests)) if t is not None)
+        seconds = time.perf_counter() - start
+    n = len(latencies)
+    return {
+        "requests": n, "requests_per_s": n / seconds,
+        "p50_ms": latencies[n // 2], "p95_ms": latencies[min(n - 1, int(0.95 * n))],
+    }  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200, help="per endpoint and client count")
+    parser.add_argument("--clients", default="1,4", help="concurrent connections to try")
+    parser.add_argument("--limit-s", type=float, default=60, help="stop a run after this long")
+    parser.add_argument("--quick", action="store_true", help="20 requests: smoke check")
+    args = parser.parse_args()
+    if args.quick:
+        args.requests = 20
+    from fauxshop.markdown import markdown_table
+
+    with tempfile.TemporaryDirectory(prefix="fauxshop-bench-") as tmp:
+        archive = demo_archive(Path(tmp), 600)
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        cmd = [sys.executable, "-m", "fauxshop", "serve", "--workdir", tmp,
+               "--real", str(archive), "--port", str(port)]  # fmt: skip
+        env = dict(os.environ, FAUXSHOP_QUIET="1")
+        server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            wait_until_up(url, server)
+            load(url, "edit", 4, 1, 30)  # warm-up: first calls pay lazy initialisation
+            rows = [
+                {"endpoint": endpoint, "clients": clients,
+                 **load(url, endpoint, args.requests, clients, args.limit_s)}
+                for endpoint in ("generate", "edit")
+                for clients in (int(c) for c in args.clients.split(","))
+            ]  # fmt: skip
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    print(f"fauxshop serve on loopback, demo models, {os.cpu_count()} cores\n")
+    print(markdown_table(rows))
+
+
+if __name__ == "__main__":
+    main()
