@@ -81,6 +81,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.requests = 20
+    os.environ.setdefault("FAUXSHOP_QUIET", "1")
     from fauxshop.markdown import markdown_table
 
     with tempfile.TemporaryDirectory(prefix="fauxshop-bench-") as tmp:
@@ -89,8 +90,7 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}"
         cmd = [sys.executable, "-m", "fauxshop", "serve", "--workdir", tmp,
                "--real", str(archive), "--port", str(port)]  # fmt: skip
-        env = dict(os.environ, FAUXSHOP_QUIET="1")
-        server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             wait_until_up(url, server)
             load(url, "edit", 4, 1, 30)  # warm-up: first calls pay lazy initialisation

@@ -1,14 +1,24 @@
 // Home: each visit (and each "Next product") shows a new product that doesn't exist.
 const $ = (id) => document.getElementById(id);
 
+async function composeAccepted(tries = 5) {
+  // A few seeds until one passes every check (most do); the last one is shown regardless.
+  let seed, p;
+  for (let i = 0; i < tries; i++) {
+    seed = Math.floor(Math.random() * 1e6);
+    const response = await fetch(`/api/product?seed=${seed}`);
+    if (!response.ok) throw new Error((await response.json()).detail);
+    p = await response.json();
+    if (p.status === "accepted") break;
+  }
+  return [seed, p];
+}
+
 async function showProduct() {
-  const seed = Math.floor(Math.random() * 1e6);
   $("status").textContent = "composing…";
   $("next").disabled = true;
   try {
-    const response = await fetch(`/api/product?seed=${seed}`);
-    if (!response.ok) throw new Error((await response.json()).detail);
-    const p = await response.json();
+    const [seed, p] = await composeAccepted();
     $("photo").src = p.image;
     $("nearest").src = p.nearest_image;
     $("nearest-caption").textContent =
