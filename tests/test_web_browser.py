@@ -89,16 +89,17 @@ def test_home_shows_a_product_and_the_next_one(page, base_url):
 
 
 def photo_pixels(page) -> bytes:
-    page.wait_for_function("document.getElementById('photo').naturalWidth > 0")
+    """The photo as shown, once its current source has fully loaded."""
+    photo = "document.getElementById('photo')"
+    page.wait_for_function(f"{photo}.complete && {photo}.naturalWidth > 0")
     return page.locator("#photo").screenshot()
 
 
 def test_a_slider_changes_the_photo(page, base_url):
     page.goto(base_url + "/studio")
     page.wait_for_selector("#sliders input")
-    before_src = page.get_attribute("#photo", "src") or ""
-    page.wait_for_function(f"document.getElementById('photo').src !== '{before_src}'")
-    before = photo_pixels(page)
+    page.wait_for_function("document.getElementById('photo').src.startsWith('blob:')")
+    before = photo_pixels(page)  # the first render, whenever it landed
     src = page.get_attribute("#photo", "src")
     slider = page.locator("#sliders input").first
     slider.evaluate("(el) => { el.value = 4; el.dispatchEvent(new Event('change')); }")
