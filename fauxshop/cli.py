@@ -715,6 +715,14 @@ def _generator_verb(sub, name, func, help, example, common) -> argparse.Argument
     return p
 
 
+def _model_flags(p) -> None:
+    """The four models a product comes from (the shipped demo ones by default)."""
+    p.add_argument("--generator", type=Path, help="snapshot (default: the demo generator)")
+    p.add_argument("--tagger", type=Path, help="tagger .safetensors (default: the demo tagger)")
+    p.add_argument("--writer", type=Path, help="text run or model (default: the demo writer)")
+    p.add_argument("--real", type=Path, help="archive of the real catalog (default: newest)")
+
+
 def _sampling_flags(p, psi: float) -> None:
     p.add_argument("--psi", type=float, default=psi, help=f"truncation psi (default: {psi})")
     p.add_argument("--class", dest="class_name", help="class name or index (conditional G)")
@@ -900,10 +908,7 @@ def _add_latent_verbs(sub, common) -> None:
         "fauxshop products --n 20 --category dress",
         common,
     )
-    p.add_argument("--generator", type=Path, help="snapshot (default: the demo generator)")
-    p.add_argument("--tagger", type=Path, help="tagger .safetensors (default: the demo tagger)")
-    p.add_argument("--writer", type=Path, help="text run or model (default: the demo writer)")
-    p.add_argument("--real", type=Path, help="archive of the real catalog (default: newest)")
+    _model_flags(p)
     p.add_argument("--out", type=Path, help="folder (default: WORKDIR/exports/products)")
     p.add_argument("--regenerate", metavar="SKU", help="rebuild a stored product and compare")
     add_dataclass_args(p, ComposeConfig, "composition")
@@ -918,10 +923,7 @@ def _add_latent_verbs(sub, common) -> None:
     )
     p.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
-    p.add_argument("--generator", type=Path, help="snapshot (default: the demo generator)")
-    p.add_argument("--tagger", type=Path, help="tagger .safetensors (default: the demo tagger)")
-    p.add_argument("--writer", type=Path, help="text run or model (default: the demo writer)")
-    p.add_argument("--real", type=Path, help="archive of the real catalog (default: newest)")
+    _model_flags(p)
 
     p = _verb(
         sub,
