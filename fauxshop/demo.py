@@ -223,7 +223,7 @@ def show_writer(model: Path, corpus: Path, out: Path, contexts: int = 48) -> Non
 def show_latent_tools(model: Path, tagger_path: Path, archive: Path, out: Path) -> None:
     """The shipped tagger graded on held-out photos; directions found with it, measured, and
     shown as edit grids; jumpsuits (the catalog's rare class) made three ways, graded."""
-    t = _stage(f"train-tagger: {tagger_path.name} on held-out photos of {archive.name}")
+    t = _stage(f"tagger: the shipped {tagger_path.name}, graded on held-out {archive.name}")
     tagger = load_tagger(tagger_path)
     heads = evaluate_tagger(tagger, archive)["heads"]
     rows = [
