@@ -28,7 +28,7 @@ import torch
 
 import fauxshop
 from fauxshop.errors import FauxshopError
-from fauxshop.image.checkpoint import generator_fingerprint, load_generator, read_snapshot
+from fauxshop.image.checkpoint import generator_fingerprint, resolve_snapshot, snapshot_generator
 from fauxshop.latent.generate import render_ws, seeds_to_ws
 from fauxshop.latent.sampling import class_index
 from fauxshop.metrics.text import TrainingIndex
@@ -44,7 +44,7 @@ from fauxshop.progress import bar
 from fauxshop.tagger.data import product_text, read_archive
 from fauxshop.tagger.model import Tagger, load_tagger, sidecar_path
 from fauxshop.tagger.scoring import image_features, score_images
-from fauxshop.tagger.text import TextTagger, fuse, load_text_tagger
+from fauxshop.tagger.text import TextTagger, fuse, load_text_tagger, text_tagger_path
 from fauxshop.text.models import load_trained, model_folder
 from fauxshop.text.sample import SamplingConfig, write
 
@@ -124,20 +124,21 @@ def real_catalog(tagger: Tagger, archive: Path, extra_texts: list[str] = ()) -> 
 def load_models(
     generator: Path, tagger: Path, writer: Path, real: Path, extra_texts: list[str] = ()
 ) -> ProductModels:
+    snapshot = resolve_snapshot(generator)
+    G = snapshot_generator(snapshot)
     image_tagger = load_tagger(tagger)
     writer_model, tokenizer, meta = load_trained(writer)
     text_tagger = load_text_tagger(tagger)
-    folder = model_folder(writer)
     hashes = {
-        "generator": generator_fingerprint(load_generator(generator)),
+        "generator": generator_fingerprint(G),
         "tagger": json.loads(sidecar_path(tagger).read_text())["weights_sha256"],
-        "writer": _file_sha256(folder / "model.safetensors"),
+        "writer": _file_sha256(model_folder(writer) / "model.safetensors"),
     }
     if text_tagger is not None:
-        text_json = Path(tagger).with_name(f"{Path(tagger).stem}-text.json")
+        text_json = text_tagger_path(tagger).with_suffix(".json")
         hashes["text_tagger"] = json.loads(text_json.read_text())["weights_sha256"]
     return ProductModels(
-        load_generator(generator), read_snapshot(generator).meta.get("label_names"),
+        G, snapshot.meta.get("label_names"),
         image_tagger, text_tagger, writer_model, tokenizer, meta.get("format", "context"),
         real_catalog(image_tagger, real, extra_texts), hashes,
     )  # fmt: skip
