@@ -49,18 +49,16 @@ def main() -> None:
     os.environ.setdefault("FAUXSHOP_QUIET", "1")
     import torch
 
-    from fauxshop.catalog.demo_catalog import demo_corpus
-    from fauxshop.demo import DEMO_GENERATOR, DEMO_TAGGER, DEMO_WRITER, DEMO_WRITER_CORPUS
+    from fauxshop.demo import product_models
     from fauxshop.markdown import markdown_table
-    from fauxshop.products.compose import ComposeConfig, compose, load_models
+    from fauxshop.products.compose import ComposeConfig, compose
 
     if args.threads:
         torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="fauxshop-bench-") as tmp:
         archive = demo_archive(Path(tmp), args.catalog)
-        seen = [r["description"] for r in demo_corpus(**DEMO_WRITER_CORPUS)]
         start = time.perf_counter()
-        models = load_models(DEMO_GENERATOR, DEMO_TAGGER, DEMO_WRITER, archive, seen)
+        models = product_models(archive)
         load_seconds = time.perf_counter() - start
         result = compose(models, ComposeConfig(n=args.n, category=args.category))
     report = result.report()

@@ -428,37 +428,23 @@ def cmd_rare(args) -> int:
 
 
 def cmd_products(args) -> int:
-    from fauxshop.catalog.demo_catalog import demo_corpus
-    from fauxshop.demo import DEMO_GENERATOR, DEMO_TAGGER, DEMO_WRITER, DEMO_WRITER_CORPUS
-    from fauxshop.markdown import markdown_table
-    from fauxshop.products.compose import ComposeConfig, compose, load_models, regenerate
+    from fauxshop.demo import product_models
+    from fauxshop.products.compose import ComposeConfig, compose, format_report, regenerate
     from fauxshop.products.export import save_products
 
     ws = Workspace.open(args.workdir)
-    real = args.real or _newest_archive(ws)
-    demo = args.writer is None
-    extra = [r["description"] for r in demo_corpus(**DEMO_WRITER_CORPUS)] if demo else []
-    models = load_models(
-        args.generator or DEMO_GENERATOR, args.tagger or DEMO_TAGGER, args.writer or DEMO_WRITER,
-        real, extra,
-    )  # fmt: skip
+    real = args.real or ws.newest_archive()
+    if real is None:
+        raise FauxshopError(f"{ws.archives_dir}: no archive of real products; pass --real")
+    models = product_models(real, args.generator, args.tagger, args.writer)
     if args.regenerate:
         return _regenerate(args, models, regenerate)
-    config = dataclass_from_args(ComposeConfig, args)
-    result = compose(models, config)
+    result = compose(models, dataclass_from_args(ComposeConfig, args))
     out = args.out or ws.exports_dir / "products"
-    paths = save_products(result, models.real, out)
-    with _store(args) as store:
-        store.save_generated(c.record for c in result.candidates)
-    report = result.report()
-    print(markdown_table([{"check": k, "pass rate": v} for k, v in report["pass_rate"].items()]))
-    print(markdown_table([{"stage": k, "seconds": v} for k, v in report["seconds"].items()]))
-    print(
-        f"{report['accepted']} accepted of {report['candidates']} candidates "
-        f"({report['acceptance_rate']:.0%}), {report['products_per_s']:.2f} products/s"
-    )
+    paths = save_products(result, models.real, out, ws.db_path)
+    print(format_report(result.report()))
     print(f"gallery: {paths['html']}\nrecords: {paths['jsonl']}, {paths['csv']}")
-    return 0 if report["accepted"] else 1
+    return 0 if result.accepted else 1
 
 
 def cmd_augment_study(args) -> int:
@@ -488,13 +474,6 @@ def cmd_serve(args) -> int:
     return 0
 
 
-def _newest_archive(ws: Workspace) -> Path:
-    found = sorted(ws.archives_dir.glob("*.zip"), key=lambda p: p.stat().st_mtime)
-    if not found:
-        raise FauxshopError(f"{ws.archives_dir}: no archive of real products; pass --real")
-    return found[-1]
-
-
 def _regenerate(args, models, regenerate) -> int:
     """Rebuild a stored product from its provenance; compare with the saved photo and text."""
     import numpy as np
@@ -518,11 +497,13 @@ def _regenerate(args, models, regenerate) -> int:
 
 def _default_corpus(args) -> Path:
     """The corpus of the newest archive in the workspace (pack writes one beside each)."""
-    archives = Workspace.open(args.workdir).archives_dir
-    found = sorted(archives.glob("*.corpus.jsonl"), key=lambda p: p.stat().st_mtime)
-    if not found:
-        raise FauxshopError(f"{archives}: no corpus; run `fauxshop pack` first or pass --corpus")
-    return found[-1]
+    ws = Workspace.open(args.workdir)
+    corpus = ws.newest_archive("*.corpus.jsonl")
+    if corpus is None:
+        raise FauxshopError(
+            f"{ws.archives_dir}: no corpus; run `fauxshop pack` first or pass --corpus"
+        )
+    return corpus
 
 
 def cmd_train_text(args) -> int:

@@ -42,7 +42,13 @@ from fauxshop.latent.sampling import save_grid, save_png
 from fauxshop.latent.walk import latent_walk, write_video
 from fauxshop.markdown import markdown_table
 from fauxshop.metrics.text import TrainingIndex, format_table, text_metrics
-from fauxshop.products.compose import ComposeConfig, compose, load_models
+from fauxshop.products.compose import (
+    ComposeConfig,
+    ProductModels,
+    compose,
+    load_models,
+)
+from fauxshop.products.compose import format_report as format_products_report
 from fauxshop.products.export import save_products
 from fauxshop.tagger.model import TaggerConfig, load_tagger
 from fauxshop.tagger.train import evaluate_tagger, train_tagger
@@ -159,21 +165,27 @@ def run_demo(ws: Workspace, n: int = 600, seed: int = 0) -> None:
     print("then open http://127.0.0.1:8000/ (a product per visit) and /studio (editing)")
 
 
+def product_models(
+    real: Path, generator: Path | None = None, tagger: Path | None = None,
+    writer: Path | None = None,
+) -> ProductModels:  # fmt: skip
+    """The four models a product comes from (the shipped demo ones unless given) and the real
+    catalog novelty is checked against. With the demo writer, the texts it learned from count
+    as real too: a copy of one of them is no new description."""
+    seen = [r["description"] for r in demo_corpus(**DEMO_WRITER_CORPUS)] if writer is None else []
+    return load_models(
+        generator or DEMO_GENERATOR, tagger or DEMO_TAGGER, writer or DEMO_WRITER, real, seen
+    )
+
+
 def show_products(ws: Workspace, archive: Path, n: int = 12) -> None:
     """Products that don't exist, composed by the shipped models, checked against the demo
     catalog (and the writer's own training texts), stored, and shown in a gallery."""
     t = _stage(f"products: {n} products that don't exist, checked against {archive.name}")
-    seen = [r["description"] for r in demo_corpus(**DEMO_WRITER_CORPUS)]
-    models = load_models(DEMO_GENERATOR, DEMO_TAGGER, DEMO_WRITER, archive, seen)
+    models = product_models(archive)
     result = compose(models, ComposeConfig(n=n))  # every class in turn
-    paths = save_products(result, models.real, ws.exports_dir / "products")
-    with Store(ws.db_path) as store:
-        store.save_generated(c.record for c in result.candidates)
-    report = result.report()
-    print(markdown_table([{"check": k, "pass rate": v} for k, v in report["pass_rate"].items()]))
-    print(markdown_table([{"stage": k, "seconds": v} for k, v in report["seconds"].items()]))
-    print(f"{report['accepted']} accepted of {report['candidates']}, "
-          f"{report['products_per_s']:.2f} products/s")  # fmt: skip
+    paths = save_products(result, models.real, ws.exports_dir / "products", ws.db_path)
+    print(format_products_report(result.report()))
     first = result.accepted[0].record if result.accepted else None
     if first:
         print(f"-- {first['title']}\n{first['description']}")

@@ -37,6 +37,11 @@ class Workspace:
     def exports_dir(self) -> Path:
         return self.root / "exports"
 
+    def newest_archive(self, pattern: str = "*.zip") -> Path | None:
+        """The most recently written file in archives/ matching `pattern` (None: none)."""
+        found = sorted(self.archives_dir.glob(pattern), key=lambda p: p.stat().st_mtime)
+        return found[-1] if found else None
+
     @classmethod
     def open(cls, root: str | Path = DEFAULT_WORKDIR) -> Workspace:
         ws = cls(Path(root))

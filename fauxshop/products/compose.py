@@ -31,6 +31,7 @@ from fauxshop.errors import FauxshopError
 from fauxshop.image.checkpoint import generator_fingerprint, resolve_snapshot, snapshot_generator
 from fauxshop.latent.generate import render_ws, seeds_to_ws
 from fauxshop.latent.sampling import class_index
+from fauxshop.markdown import markdown_table
 from fauxshop.metrics.text import TrainingIndex
 from fauxshop.products.checks import (
     CHECKS,
@@ -176,6 +177,17 @@ class ComposeResult:
             "products_per_s": len(self.accepted) / total if total else None,
             "seconds": self.seconds,
         }
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """Pass rate per check, seconds per stage, and the acceptance rate and speed."""
+    checks = [{"check": k, "pass rate": v} for k, v in report["pass_rate"].items()]
+    stages = [{"stage": k, "seconds": v} for k, v in report["seconds"].items()]
+    return "\n".join([
+        markdown_table(checks), markdown_table(stages),
+        f"{report['accepted']} accepted of {report['candidates']} candidates "
+        f"({report['acceptance_rate']:.0%}), {report['products_per_s']:.2f} products/s",
+    ])  # fmt: skip
 
 
 def _render(models: ProductModels, identity: dict) -> tuple[np.ndarray, torch.Tensor]:

@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 from fauxshop.atomic import atomic_open
+from fauxshop.catalog.store import Store
 from fauxshop.latent.sampling import save_png
 from fauxshop.products.compose import Candidate, ComposeResult, RealCatalog
 
@@ -34,8 +35,11 @@ h1 { font-size: 1.3rem; } p.summary { color: #555; }
 """
 
 
-def save_products(result: ComposeResult, real: RealCatalog, out: Path) -> dict[str, Path]:
-    """Write the accepted products (photos, records, gallery) into `out`; returns the paths."""
+def save_products(
+    result: ComposeResult, real: RealCatalog, out: Path, db_path: Path | None = None
+) -> dict[str, Path]:
+    """Write the accepted products (photos, records, gallery) into `out`, and with `db_path`
+    every candidate, accepted or not, into that store; returns the paths."""
     out = Path(out)
     accepted = result.accepted
     for candidate in accepted:
@@ -60,6 +64,9 @@ def save_products(result: ComposeResult, real: RealCatalog, out: Path) -> dict[s
         writer.writerows(_csv_row(c) for c in accepted)
     with atomic_open(paths["html"], encoding="utf-8") as f:
         f.write(gallery_html(accepted, result.report(), real.images is not None))
+    if db_path is not None:
+        with Store(db_path) as store:
+            store.save_generated(c.record for c in result.candidates)
     return paths
 
 

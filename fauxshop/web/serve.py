@@ -18,7 +18,7 @@ from fauxshop.latent.directions import (
     load_directions,
     save_directions,
 )
-from fauxshop.products.compose import ProductModels, load_models
+from fauxshop.products.compose import ProductModels
 from fauxshop.web.app import Studio
 from fauxshop.workspace import Workspace
 
@@ -49,18 +49,12 @@ def load_studio(
     writer: Path | None = None,
     real: Path | None = None,
 ) -> Studio:
-    from fauxshop.catalog.demo_catalog import demo_corpus
-    from fauxshop.demo import DEMO_GENERATOR, DEMO_TAGGER, DEMO_WRITER, DEMO_WRITER_CORPUS
+    from fauxshop.demo import product_models
 
     ws = Workspace.open(workdir)
+    real = real or ws.newest_archive()
     if real is None:
-        found = sorted(ws.archives_dir.glob("*.zip"), key=lambda p: p.stat().st_mtime)
-        if not found:
-            raise FauxshopError(f"{ws.archives_dir}: no real catalog; run `make demo` or --real")
-        real = found[-1]
-    seen = [r["description"] for r in demo_corpus(**DEMO_WRITER_CORPUS)] if writer is None else []
-    models = load_models(
-        generator or DEMO_GENERATOR, tagger or DEMO_TAGGER, writer or DEMO_WRITER, real, seen
-    )
+        raise FauxshopError(f"{ws.archives_dir}: no real catalog; run `make demo` or --real")
+    models = product_models(real, generator, tagger, writer)
     directions = studio_directions(models, ws.runs_dir / "studio-directions.safetensors")
     return Studio(models, directions, ws.root)
