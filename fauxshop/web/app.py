@@ -104,6 +104,8 @@ def create_app(studio: Studio) -> FastAPI:
     )
     models, G = studio.models, studio.models.G
     names = models.label_names or []
+    real_index = {sku: i for i, sku in enumerate(models.real.skus)}
+    static_files = {p.name: p for p in STATIC.iterdir() if p.suffix in (".css", ".js")}
 
     def cls_of(cls: str | None) -> int | None:
         if not G.c_dim:
@@ -224,10 +226,9 @@ def create_app(studio: Studio) -> FastAPI:
 
     @app.get("/api/real/{sku}.png", response_class=Response, summary="A real product's photo")
     def real_png(sku: str) -> Response:
-        try:
-            index = models.real.skus.index(sku)
-        except ValueError:
-            raise HTTPException(404, f"no real product {sku!r}") from None
+        index = real_index.get(sku)
+        if index is None:
+            raise HTTPException(404, f"no real product {sku!r}")
         if models.real.images is None:
             raise HTTPException(404, "this catalog was loaded without photos")
         return png(models.real.images[index])
@@ -257,9 +258,8 @@ def create_app(studio: Studio) -> FastAPI:
 
     @app.get("/static/{name}", include_in_schema=False)
     def static(name: str) -> FileResponse:
-        files = {p.name: p for p in STATIC.iterdir() if p.suffix in (".css", ".js")}
-        if name not in files:
+        if name not in static_files:
             raise HTTPException(404, "no such file")
-        return FileResponse(files[name])
+        return FileResponse(static_files[name])
 
     return app
