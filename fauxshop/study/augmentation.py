@@ -95,27 +95,44 @@ def to_archive_format(images: np.ndarray, channels: int, size: tuple[int, int]) 
     return x.round().clamp(0, 255).to(torch.uint8)
 
 
-def synthetic_pool(config: StudyConfig, count: int, seed: int, like: TaggerData) -> torch.Tensor:
+@dataclass
+class SyntheticSource:
+    """The generator (and, for an unconditional one, the judge) the pools come from, loaded
+    once per study and checked before any training: a conditional G must know the class."""
+
+    G: Any
+    cls: int | None
+    judge: Any
+
+    @classmethod
+    def load(cls, config: StudyConfig) -> SyntheticSource:
+        snapshot = resolve_snapshot(config.generator)
+        G = snapshot_generator(snapshot)
+        names = snapshot.meta.get("label_names")
+        if G.c_dim:
+            if not names or config.category not in names:
+                raise FauxshopError(f"{config.generator}: no class {config.category!r} ({names})")
+            return cls(G, class_index(G, config.category, names), None)
+        if not config.judge:
+            raise FauxshopError("augment-study: an unconditional generator needs --judge TAGGER")
+        return cls(G, None, load_tagger(config.judge))
+
+
+def synthetic_pool(
+    source: SyntheticSource, config: StudyConfig, count: int, seed: int, like: TaggerData
+) -> torch.Tensor:
     """`count` synthetic images of the class in the archive's format (conditional G: sampled
     with its label; unconditional: filtered by the judge)."""
-    snapshot = resolve_snapshot(config.generator)
-    G = snapshot_generator(snapshot)
-    names = snapshot.meta.get("label_names")
-    start = seed * SEED_STRIDE
+    G, start = source.G, seed * SEED_STRIDE
     if count == 0:
         images = np.zeros((0, *G.img_resolution, G.img_channels), dtype=np.uint8)
-    elif G.c_dim:
-        if not names or config.category not in names:
-            raise FauxshopError(f"{config.generator}: no class {config.category!r} ({names})")
-        cls = class_index(G, config.category, names)
-        images = generate(G, range(start, start + count), config.psi, cls)
-    elif config.judge:
+    elif source.judge is None:
+        images = generate(G, range(start, start + count), config.psi, source.cls)
+    else:
         rare = RareConfig(config.category, n=count, psi=config.psi, seed_start=start)
-        images = rare_samples(G, load_tagger(config.judge), rare).images
+        images = rare_samples(G, source.judge, rare).images
         if len(images) < count:
             raise FauxshopError(f"augment-study: the judge found only {len(images)} of {count}")
-    else:
-        raise FauxshopError("augment-study: an unconditional generator needs --judge TAGGER")
     return to_archive_format(images, like.images.shape[1], like.resolution)
 
 
@@ -216,9 +233,10 @@ def run_study(config: StudyConfig, out: str | Path) -> dict:
             f"{config.archive}: {config.category} needs train and test images "
             f"(has {rare_train} and {rare_test})"
         )
+    source = SyntheticSource.load(config)
     runs = []
     for seed in config.seed_list:
-        pool = synthetic_pool(config, max(config.multiple_list) * rare_train, seed, train)
+        pool = synthetic_pool(source, config, max(config.multiple_list) * rare_train, seed, train)
         for m in config.multiple_list:
             start = time.perf_counter()
             mixed = with_synthetic(train, pool[: m * rare_train], rare)
