@@ -78,9 +78,10 @@ def test_novelty_is_measured_in_the_catalogs_own_units():
     features = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [3.0, 3.0]])
     real = RealCatalog(["a", "b", "c", "d"], features, TrainingIndex(["one two three"]))
     assert real.typical_distance == pytest.approx(1.5)  # median of NN gaps 1, 1, 2, sqrt(10)
-    index, distance = real.nearest(torch.tensor([1.0, 0.5]))
+    [(index, distance)] = real.nearest(torch.tensor([1.0, 0.5]))
     assert (index, distance) == (1, pytest.approx(0.5 / 1.5))
-    assert real.nearest(features[3])[1] == 0.0  # a copy of a real photo
+    assert real.nearest(features[3])[0][1] == 0.0  # a copy of a real photo
+    assert [i for i, _ in real.nearest(torch.tensor([1.0, 0.5]), k=3)] == [1, 0, 2]
     copies = TrainingIndex(["a red dress with long sleeves and a tie waist"])
     assert text_novelty("A red  dress with long sleeves and a tie waist", copies) == (True, 1.0)
     copy, share = text_novelty("a red dress with pockets and a belt", copies)

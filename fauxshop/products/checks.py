@@ -74,11 +74,12 @@ class RealCatalog:
         distances.fill_diagonal_(float("inf"))
         self.typical_distance = float(distances.min(dim=1).values.quantile(0.5))
 
-    def nearest(self, features: torch.Tensor) -> tuple[int, float]:
-        """Index of the nearest real product and its distance in units of typical_distance."""
+    def nearest(self, features: torch.Tensor, k: int = 1) -> list[tuple[int, float]]:
+        """The k nearest real products, nearest first: (index, distance in units of
+        typical_distance)."""
         distances = torch.cdist(features[None].float(), self.features.float())[0]
-        index = int(distances.argmin())
-        return index, float(distances[index]) / self.typical_distance
+        order = distances.argsort()[:k].tolist()
+        return [(i, float(distances[i]) / self.typical_distance) for i in order]
 
 
 def text_novelty(description: str, index: TrainingIndex) -> tuple[bool, float]:

@@ -245,7 +245,7 @@ def compose_one(models: ProductModels, config: ComposeConfig, seed: int, cls: in
 
     t = time.perf_counter()
     features = image_features(models.tagger, image[None])[0]
-    nearest, distance = models.real.nearest(features)
+    [(nearest, distance)] = models.real.nearest(features)
     checks["image_novel"] = {
         "passed": distance >= config.min_image_distance,
         "nearest_sku": models.real.skus[nearest], "distance": round(distance, 4),

@@ -218,11 +218,10 @@ def create_app(studio: Studio) -> FastAPI:
     @app.post("/api/similar", summary="The k most similar real products")
     def similar(request: SimilarRequest) -> list[dict]:
         image = render(*ws_of(request))
-        features = image_features(models.tagger, image[None])
-        distances = torch.cdist(features, models.real.features)[0] / models.real.typical_distance
-        order = distances.argsort()[: request.k].tolist()
-        return [{"sku": models.real.skus[i], "distance": round(float(distances[i]), 4),
-                 "image": f"/api/real/{models.real.skus[i]}.png"} for i in order]  # fmt: skip
+        features = image_features(models.tagger, image[None])[0]
+        skus = models.real.skus
+        return [{"sku": skus[i], "distance": round(d, 4), "image": f"/api/real/{skus[i]}.png"}
+                for i, d in models.real.nearest(features, request.k)]  # fmt: skip
 
     @app.get("/api/real/{sku}.png", response_class=Response, summary="A real product's photo")
     def real_png(sku: str) -> Response:
