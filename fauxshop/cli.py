@@ -133,24 +133,28 @@ def _saved_config(run: Path) -> dict:
     return saved
 
 
-def _resumed_config(args, config_class, limit: str):
-    """The config a run was started with; a resume may only raise its length (`limit`)."""
+def _resumed_config(args, config_class, *limits: str):
+    """The config a run was started with; a resume may only raise its length (`limits`)."""
     saved = _saved_config(args.resume)
-    if getattr(args, f"cfg_{limit}") is not None:
-        saved[limit] = getattr(args, f"cfg_{limit}")
+    for limit in limits:
+        if getattr(args, f"cfg_{limit}") is not None:
+            saved[limit] = getattr(args, f"cfg_{limit}")
     return config_class(**saved)
 
 
 def cmd_train_image(args) -> int:
+    from fauxshop.image.presets import preset_values
     from fauxshop.image.train import TrainConfig, train
 
     if args.resume:
-        config = _resumed_config(args, TrainConfig, "kimg")
+        config = _resumed_config(args, TrainConfig, "kimg", "budget_minutes")
     else:
         missing = [f"--{k}" for k in ("data", "out", "kimg") if getattr(args, f"cfg_{k}") is None]
         if missing:
             raise FauxshopError(f"train-image: {', '.join(missing)} required (or --resume RUN)")
-        config = dataclass_from_args(TrainConfig, args)
+        preset = preset_values(args.preset) if args.preset else None
+        budget = args.cfg_budget_minutes or TrainConfig.budget_minutes
+        config = dataclass_from_args(TrainConfig, args, preset, budget_minutes=budget)
     result = train(config, resume=bool(args.resume))
     print(json.dumps(result, indent=2, default=str))
     return 0
@@ -221,7 +225,8 @@ def cmd_walk(args) -> int:
 
 
 def cmd_metrics(args) -> int:
-    from fauxshop.metrics.fid import compute_metrics
+    from fauxshop.metrics.fid import compute_metrics, per_class_fid
+    from fauxshop.metrics.inception import InceptionFeatures
 
     G, snapshot = _generator(args)
     archive = args.data or snapshot.meta.get("config", {}).get("data")
@@ -229,17 +234,27 @@ def cmd_metrics(args) -> int:
         raise FauxshopError(f"{args.run}: no archive recorded; pass --data ARCHIVE.zip")
     names = [n.strip() for n in args.metrics.split(",") if n.strip()]
     cache = Workspace.open(args.workdir).root / "metric-cache"
+    extractor = InceptionFeatures(G.mapping.w_avg.device)
     result = compute_metrics(
         names,
         G,
         Path(archive),
         args.num,
         cache,
-        G.mapping.w_avg.device,
         max_real=args.max_real,
         truncation_psi=args.psi,
+        feature_extractor=extractor,
     )
     result.update(kimg=snapshot.meta.get("kimg"), num=args.num, archive=str(archive))
+    if args.per_class:
+        result["per_class"] = per_class_fid(
+            G,
+            Path(archive),
+            args.per_class,
+            cache,
+            feature_extractor=extractor,
+            truncation_psi=args.psi,
+        )
     print(json.dumps(result, indent=2))
     return 0
 
@@ -710,6 +725,7 @@ def _sampling_flags(p, psi: float) -> None:
 
 
 def _add_image_verbs(sub, common) -> None:
+    from fauxshop.image.presets import PRESETS, describe_presets
     from fauxshop.image.train import TrainConfig
 
     p = _verb(
@@ -731,7 +747,19 @@ def _add_image_verbs(sub, common) -> None:
         metavar="KIMG",
         help="training length in kimg (with --resume: the new total)",
     )
-    add_dataclass_args(p, TrainConfig, "training", skip=("data", "out", "kimg"))
+    p.add_argument(
+        "--budget-minutes",
+        dest="cfg_budget_minutes",
+        type=float,
+        metavar="MIN",
+        help=f"{help_of['budget_minutes']} (with --resume: the new total)",
+    )
+    p.add_argument(
+        "--preset", choices=sorted(PRESETS), help=f"recipe for unset flags: {describe_presets()}"
+    )
+    add_dataclass_args(
+        p, TrainConfig, "training", skip=("data", "out", "kimg", "budget_minutes", "preset")
+    )
 
     p = _generator_verb(
         sub,
@@ -779,11 +807,17 @@ def _add_image_verbs(sub, common) -> None:
         "metrics",
         cmd_metrics,
         "FID / KID / precision-recall of a generator against its training archive",
-        "fauxshop metrics runs/demo --metrics fid,kid --num 2000",
+        "fauxshop metrics runs/demo --metrics fid --num 10000 --per-class 1000",
         common,
     )
     p.add_argument("--metrics", default="fid,kid", help="comma-separated: fid, kid, pr")
-    p.add_argument("--num", type=int, default=2000, help="generated images")
+    p.add_argument("--num", type=int, default=10000, help="generated images (FID@10k)")
+    p.add_argument(
+        "--per-class",
+        type=int,
+        metavar="N",
+        help="also FID per class: N generated images of each label against its real images",
+    )
     p.add_argument("--max-real", type=int, help="cap on real images (default: the archive)")
     p.add_argument("--data", type=Path, help="archive (default: the run's training archive)")
     p.add_argument("--psi", type=float, default=1.0, help="truncation psi (default: 1.0)")

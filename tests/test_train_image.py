@@ -31,8 +31,16 @@ from fauxshop.image.checkpoint import (
     save_checkpoint,
 )
 from fauxshop.image.dataset import ImageArchive, InfiniteSampler
-from fauxshop.image.loss import r1_gamma_heuristic
-from fauxshop.image.train import TrainConfig, ema_beta, lazy_adam_hparams, train
+from fauxshop.image.loss import StyleGAN2Loss, r1_gamma_heuristic
+from fauxshop.image.networks import Discriminator, Generator
+from fauxshop.image.train import (
+    TrainConfig,
+    class_weights,
+    ema_beta,
+    image_weights,
+    lazy_adam_hparams,
+    train,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {
@@ -128,6 +136,29 @@ def test_sampler_resumes_at_a_position_and_shards():
     assert shards[0] == full[0::2] and shards[1] == full[1::2]
 
 
+def test_class_balance_shares_and_a_resumable_weighted_sampler():
+    labels = np.array([0] * 90 + [1] * 10)
+    np.testing.assert_allclose(class_weights(labels, 2, 0.0), [0.9, 0.1])
+    np.testing.assert_allclose(class_weights(labels, 2, 1.0), [0.5, 0.5])
+    np.testing.assert_allclose(class_weights(labels, 2, 0.5), [0.75, 0.25])  # sqrt(9) : 1
+    assert class_weights(np.array([0, 0]), 3, 1.0)[1:].tolist() == [0, 0]  # absent classes
+    assert class_weights(None, 0, 1.0) is None
+    weights = image_weights(labels, class_weights(labels, 2, 1.0))
+    assert weights.sum() == pytest.approx(1) and weights[labels == 1].sum() == pytest.approx(0.5)
+
+    def take(sampler, n):
+        it = iter(sampler)
+        return [next(it) for _ in range(n)]
+
+    drawn = np.array(take(InfiniteSampler(100, seed=1, weights=weights), 4000))
+    assert 0.45 < (labels[drawn] == 1).mean() < 0.55  # the rare class, 10% of the data
+    assert take(InfiniteSampler(100, seed=1, weights=weights, position=150), 50) == list(
+        drawn[150:200]
+    )
+    with pytest.raises(ValueError, match="summing to 1"):
+        InfiniteSampler(100, weights=weights[:50])
+
+
 def test_schedule_helpers():
     assert r1_gamma_heuristic((256, 256), 64) == pytest.approx(0.2048)
     lr, betas = lazy_adam_hparams(0.0025, (0.0, 0.99), 16)
@@ -212,6 +243,47 @@ def test_resume_is_bit_exact(archive, tmp_path):
     assert once.meta["ada"]["p"] != 0.2  # ADA moved p, identically in both runs
     with open(tmp_path / "twice" / "log.csv") as f:
         assert [int(r["tick"]) for r in csv.DictReader(f)] == [1, 2, 3, 4]
+
+
+def test_a_cpu_minute_budget_stops_the_run_and_a_resume_continues_it(archive, tmp_path):
+    out = tmp_path / "budget"
+    first = train(_tiny(archive, out, 10.0, budget_minutes=0.001, tick_kimg=0.02))
+    meta = read_snapshot(latest_snapshot(out)).meta
+    assert first["kimg"] == pytest.approx(0.02) and meta["own_cpu_s"] >= 0.06  # one tick
+    train(_tiny(archive, out, 10.0, budget_minutes=0.002, tick_kimg=0.02), resume=True)
+    again = read_snapshot(latest_snapshot(out)).meta
+    assert again["cur_nimg"] > meta["cur_nimg"] and again["own_cpu_s"] >= 0.12
+    assert again["cur_nimg"] < 10_000
+    with open(out / "log.csv") as f:
+        minutes = [float(r["cpu_min"]) for r in csv.DictReader(f)]
+    assert minutes == sorted(minutes) and minutes[-1] == pytest.approx(again["own_cpu_s"] / 60)
+
+
+def test_bf16_autocast_on_cpu_runs_the_game_in_bf16_and_r1_in_fp32():
+    torch.manual_seed(0)
+    G = Generator(z_dim=8, w_dim=8, img_resolution=8, mapping_kwargs={"num_layers": 1},
+                  synthesis_kwargs={"channel_base": 64, "channel_max": 8})  # fmt: skip
+    D = Discriminator(img_resolution=8, channel_base=64, channel_max=8)
+    seen = []
+    D.register_forward_pre_hook(lambda m, a: seen.append(torch.is_autocast_enabled("cpu")))
+    loss = StyleGAN2Loss(G, D, r1_gamma=1.0, amp_dtype=torch.bfloat16)
+    z, c, real = torch.randn(4, 8), torch.zeros(4, 0), torch.randn(4, 3, 8, 8)
+    stats = loss.d_main(real, c, z, c)
+    assert seen == [True, True] and stats["loss_D"].dtype == torch.float32
+    assert torch.isfinite(loss.d_r1(real, c, gain=1)["r1_penalty"])
+    assert seen[2:] == [False]  # the regulariser differentiates a gradient: kept in fp32
+    assert all(p.dtype == torch.float32 for p in D.parameters())  # fp32 master weights
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in D.parameters())
+
+
+def test_bf16_training_with_class_balance_runs(archive, tmp_path):
+    result = train(_tiny(archive, tmp_path / "bf16", 0.02, amp="bf16", cond=True,
+                         class_balance=1.0, tick_kimg=0.01))  # fmt: skip
+    assert result["kimg"] == pytest.approx(0.02) and np.isfinite(result["loss_G"])
+    G = load_generator(tmp_path / "bf16")
+    assert next(G.parameters()).dtype == torch.float32
+    with pytest.raises(FauxshopError, match="amp fp16 needs CUDA"):
+        train(_tiny(archive, tmp_path / "fp16", 0.02, amp="fp16", device="cpu"))
 
 
 def test_resume_refuses_another_archive_or_config(short_run, tmp_path):

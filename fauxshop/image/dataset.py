@@ -170,6 +170,8 @@ class InfiniteSampler(torch.utils.data.Sampler):
     The order is a pure function of the position in one global stream, so a run resumed at
     `position` reads exactly what an unbroken run would have. With `world_size` ranks, rank r
     takes global positions r, r + world_size, ..., so the ranks together read the stream once.
+    With `weights`, each epoch is instead `size` draws with replacement at those probabilities
+    (class-balanced training), still a pure function of (seed, epoch).
     """
 
     def __init__(
@@ -180,20 +182,29 @@ class InfiniteSampler(torch.utils.data.Sampler):
         rank: int = 0,
         world_size: int = 1,
         position: int = 0,
+        weights: np.ndarray | None = None,
     ) -> None:
         if size < 1:
             raise ValueError("cannot sample from an empty dataset")
+        if weights is not None and (len(weights) != size or not np.isclose(weights.sum(), 1)):
+            raise ValueError(f"weights must be {size} probabilities summing to 1")
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} outside world size {world_size}")
         self.size, self.seed, self.shuffle = size, seed, shuffle
         self.rank, self.world_size = rank, world_size
         self.position = position  # items this rank has yielded so far
+        self.weights = weights
         self._epoch_order: tuple[int, np.ndarray] | None = None
 
     def _order(self, epoch: int) -> np.ndarray:
         if self._epoch_order is None or self._epoch_order[0] != epoch:
             rng = np.random.default_rng([self.seed, epoch])
-            order = rng.permutation(self.size) if self.shuffle else np.arange(self.size)
+            if self.weights is not None:
+                order = rng.choice(self.size, self.size, p=self.weights)
+            elif self.shuffle:
+                order = rng.permutation(self.size)
+            else:
+                order = np.arange(self.size)
             self._epoch_order = (epoch, order)
         return self._epoch_order[1]
 

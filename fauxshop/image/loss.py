@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -36,7 +37,9 @@ class StyleGAN2Loss:
     """The phases of one minibatch: g_main, g_pl (lazy), d_main, d_r1 (lazy).
 
     Each returns detached statistics (tensors, so the loop syncs with the device only once per
-    tick). `amp_dtype` runs the networks under CUDA autocast; the losses stay in float32.
+    tick). `amp_dtype` runs the networks' adversarial passes under autocast (CPU or CUDA) with
+    float32 master weights; the losses and both regularisers stay in float32, since R1 and
+    path-length reg differentiate gradients, where bf16's 8-bit mantissa loses the penalty.
     """
 
     def __init__(
@@ -55,12 +58,22 @@ class StyleGAN2Loss:
         self.r1_gamma, self.style_mixing_prob = r1_gamma, style_mixing_prob
         self.pl_weight, self.pl_batch_shrink, self.pl_decay = pl_weight, pl_batch_shrink, pl_decay
         self.amp_dtype = amp_dtype
-        self.pl_mean = torch.zeros([], device=next(G.parameters()).device)
+        self.device = next(G.parameters()).device
+        self.pl_mean = torch.zeros([], device=self.device)
+        self._fp32 = False  # set while a regulariser runs: no autocast inside it
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.amp_dtype is None:
+        if self.amp_dtype is None or self._fp32:
             return contextlib.nullcontext()
-        return torch.autocast("cuda", dtype=self.amp_dtype)
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    @contextlib.contextmanager
+    def _full_precision(self) -> Iterator[None]:
+        self._fp32 = True
+        try:
+            yield
+        finally:
+            self._fp32 = False
 
     def generate(
         self, z: torch.Tensor, c: torch.Tensor, update_emas: bool = False
@@ -93,7 +106,8 @@ class StyleGAN2Loss:
     def g_pl(self, z: torch.Tensor, c: torch.Tensor, gain: float) -> dict[str, torch.Tensor]:
         """Path-length penalty on a smaller batch: |J_w^T y| should stay near its running mean."""
         n = max(1, z.shape[0] // self.pl_batch_shrink)
-        img, ws = self.generate(z[:n], c[:n])
+        with self._full_precision():
+            img, ws = self.generate(z[:n], c[:n])
         noise = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
         (grads,) = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
         lengths = grads.float().square().sum(dim=2).mean(dim=1).sqrt()
@@ -125,7 +139,8 @@ class StyleGAN2Loss:
     ) -> dict[str, torch.Tensor]:
         """R1: squared gradient of D at the real images as D sees them (augmented), x gamma/2."""
         real = real.detach().requires_grad_(True)
-        logits = self.discriminate(real, real_c)
+        with self._full_precision():
+            logits = self.discriminate(real, real_c)
         (grads,) = torch.autograd.grad(logits.sum(), real, create_graph=True)
         penalty = grads.square().sum(dim=[1, 2, 3]).mean()
         (penalty * (self.r1_gamma / 2) * gain).backward()

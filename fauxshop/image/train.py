@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from PIL import Image
@@ -65,6 +66,7 @@ RESUMABLE_CHANGES = frozenset(
         "data",
         "out",
         "kimg",
+        "budget_minutes",
         "tick_kimg",
         "snap_kimg",
         "keep_snapshots",
@@ -91,8 +93,18 @@ class TrainConfig:
     data: str = _help("image archive (zip + dataset.json from `fauxshop pack`)")
     out: str = _help("run folder for config, log, snapshots and sample grids")
     kimg: float = _help("training length in thousands of real images shown to D")
+    budget_minutes: float = _help(
+        "also stop after this many CPU-minutes of the run's own compute (process CPU time, "
+        "all threads, summed over resumes), at the next tick; 0 = no limit",
+        default=0.0,
+    )
     batch: int = _help("total batch size (all processes together)", default=32)
     cond: bool = _help("class-conditional G and D, from the archive's labels", default=False)
+    class_balance: float = _help(
+        "long tail: draw real images and fake labels of class c with probability ~ n_c^(1-b) "
+        "(0: as in the data, 1: every class equally often, 0.5: square-root)",
+        default=0.0,
+    )
     mirror: bool = _help("add left-right mirrored copies of every image", default=False)
     z_dim: int = _help("latent z size", default=512)
     w_dim: int = _help("intermediate latent w size", default=512)
@@ -123,11 +135,12 @@ class TrainConfig:
     metrics_num: int = _help("generated images per metric evaluation", default=10000)
     seed: int = _help("random seed for weights, latents, data order and sample grids", 0)
     device: str = _help("auto, cpu, cuda or cuda:N", default="auto")
-    amp: str = _help("mixed precision on CUDA: off, bf16 or fp16 (CPU stays fp32)", "off")
+    amp: str = _help("mixed precision: off, bf16 (CPU or CUDA) or fp16 (CUDA only)", "off")
     init_from: str = _help("start from these weights (fauxshop snapshot or NVIDIA .pkl)", "")
     freeze_d: int = _help("freeze D's N highest-resolution layers (transfer learning)", 0)
     workers: int = _help("data-loading worker processes (0: load in the training process)", 0)
     allow_data_change: bool = _help("resume even if the archive's sha256 changed", False)
+    preset: str = _help("the recipe (image/presets.py) whose values this run started from", "")
 
     def __post_init__(self) -> None:
         if self.augment not in AUGMENT_MODES:
@@ -138,6 +151,10 @@ class TrainConfig:
             raise FauxshopError("batch, r1_interval and pl_interval must be at least 1")
         if min(self.kimg, self.tick_kimg, self.snap_kimg) <= 0:
             raise FauxshopError("kimg, tick_kimg and snap_kimg must be positive")
+        if not 0 <= self.class_balance <= 1:
+            raise FauxshopError(f"class_balance {self.class_balance}: must be between 0 and 1")
+        if self.budget_minutes < 0:
+            raise FauxshopError(f"budget_minutes {self.budget_minutes}: must be >= 0")
         if not 0 <= self.aug_p <= 1:
             raise FauxshopError(f"aug_p {self.aug_p}: must be between 0 and 1")
         try:
@@ -218,17 +235,35 @@ def _to_images(images: torch.Tensor, device: torch.device) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if device.type == "cpu" else x
 
 
-def _label_bank(archive: ImageArchive) -> torch.Tensor:
-    """Every image's one-hot label: fake labels are drawn from it, so they follow the data."""
-    return torch.stack([archive.label(i) for i in range(archive.num_images)])
+def class_weights(labels: np.ndarray | None, c_dim: int, balance: float) -> np.ndarray | None:
+    """Each class's share of draws, n_c^(1-balance) normalised (None: unlabelled).
+
+    balance 0 keeps the data's frequencies, 1 shows every class equally often; between, rare
+    classes are seen more often without repeating their few images as much as full balance.
+    """
+    if labels is None or c_dim == 0:
+        return None
+    counts = np.bincount(labels, minlength=c_dim).astype(np.float64)
+    shares = np.where(counts > 0, np.maximum(counts, 1) ** (1 - balance), 0.0)
+    return shares / shares.sum()
+
+
+def image_weights(labels: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    """Per-image draw probabilities that give each class its share."""
+    counts = np.bincount(labels, minlength=len(shares))
+    weights = shares[labels] / counts[labels]
+    return weights / weights.sum()
 
 
 def _latents(
-    n: int, z_dim: int, labels: torch.Tensor, device: torch.device
+    n: int, z_dim: int, class_probs: torch.Tensor | None, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """z and one-hot fake labels drawn with the classes' shares (empty when unconditional)."""
     z = torch.randn(n, z_dim, device=device)
-    c = labels[torch.randint(len(labels), (n,))].to(device)
-    return z, c
+    if class_probs is None:
+        return z, torch.zeros(n, 0, device=device)
+    classes = torch.multinomial(class_probs, n, replacement=True)
+    return z, torch.nn.functional.one_hot(classes, len(class_probs)).float().to(device)
 
 
 def _set_trainable(train: list[torch.nn.Parameter], freeze: list[torch.nn.Parameter]) -> None:
@@ -369,7 +404,7 @@ class Run:
     g_reg_interval: int | None  # path-length reg every N minibatches; None: off
     ada: AdaController
     loss: StyleGAN2Loss
-    labels: torch.Tensor  # one-hot label bank that fake labels are drawn from
+    class_probs: torch.Tensor | None  # each class's share of fake labels (None: unconditional)
     batch_gpu: int
 
     @property
@@ -377,7 +412,7 @@ class Run:
         return Path(self.config.out)
 
     def latents(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return _latents(self.batch_gpu, self.G.z_dim, self.labels, self.env.device)
+        return _latents(self.batch_gpu, self.G.z_dim, self.class_probs, self.env.device)
 
 
 def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
@@ -443,7 +478,9 @@ def _build_run(
     r1_gamma = config.r1_gamma
     if r1_gamma is None:
         r1_gamma = r1_gamma_heuristic(archive.resolution, config.batch)
-    amp_dtype = AMP_DTYPES[config.amp] if env.device.type == "cuda" else None
+    amp_dtype = AMP_DTYPES[config.amp]
+    if amp_dtype is torch.float16 and env.device.type != "cuda":
+        raise FauxshopError("amp fp16 needs CUDA (no fp16 grad scaling here); use bf16 on CPU")
     loss = StyleGAN2Loss(
         G, D, pipe, r1_gamma, config.style_mixing, config.pl_weight, amp_dtype=amp_dtype
     )
@@ -461,8 +498,30 @@ def _build_run(
         g_reg_interval=g_reg_interval,
         ada=ada,
         loss=loss,
-        labels=_label_bank(archive),
+        class_probs=_class_probs(config, archive),
         batch_gpu=config.batch // env.world_size,
+    )
+
+
+def _class_probs(config: TrainConfig, archive: ImageArchive) -> torch.Tensor | None:
+    shares = class_weights(archive.labels, archive.c_dim, config.class_balance)
+    return None if shares is None else torch.from_numpy(shares).float()
+
+
+def _sampler(config: TrainConfig, archive: ImageArchive, env: Dist, position: int):
+    """Real images in a seeded order; with class_balance, drawn so each class gets its share."""
+    weights = None
+    shares = class_weights(archive.labels, archive.c_dim, config.class_balance)
+    if shares is not None and config.class_balance > 0:
+        copies = len(archive) // archive.num_images  # 2 with mirrored copies
+        weights = np.tile(image_weights(archive.labels, shares), copies) / copies
+    return InfiniteSampler(
+        len(archive),
+        config.seed,
+        rank=env.rank,
+        world_size=env.world_size,
+        position=position,
+        weights=weights,
     )
 
 
@@ -474,7 +533,7 @@ def _restore(run: Run, snapshot: Snapshot) -> dict[str, int]:
     snapshot.load_optimizer("opt_D", run.opt_D)
     run.ada.load_state_dict(snapshot.meta["ada"])
     run.loss.pl_mean.copy_(snapshot.tensors("loss.")["pl_mean"])
-    return {k: snapshot.meta[k] for k in COUNTERS}
+    return {k: snapshot.meta.get(k, 0) for k in COUNTERS}  # own_cpu_s: older snapshots lack it
 
 
 def _train_step(run: Run, real: torch.Tensor, real_c: torch.Tensor, step: int) -> dict:
@@ -505,7 +564,7 @@ def _train_step(run: Run, real: torch.Tensor, real_c: torch.Tensor, step: int) -
     return stats
 
 
-COUNTERS = ("cur_nimg", "step", "tick", "sampler_position")
+COUNTERS = ("cur_nimg", "step", "tick", "sampler_position", "own_cpu_s")
 
 
 def _train(config: TrainConfig, resume: bool, env: Dist) -> dict[str, Any]:
@@ -519,13 +578,7 @@ def _train(config: TrainConfig, resume: bool, env: Dist) -> dict[str, Any]:
     if env.device.type == "cpu":
         for module in (run.G, run.D, run.G_ema):
             module.to(memory_format=torch.channels_last)
-    sampler = InfiniteSampler(
-        len(archive),
-        config.seed,
-        rank=env.rank,
-        world_size=env.world_size,
-        position=counters["sampler_position"],
-    )
+    sampler = _sampler(config, archive, env, counters["sampler_position"])
     data = _batches(archive, sampler, run.batch_gpu, config.workers)
     grid = _grid_latents(run.G, config.seed)
     ema_kimg = config.ema_kimg if config.ema_kimg is not None else config.batch * 10 / 32
@@ -544,7 +597,9 @@ def _train(config: TrainConfig, resume: bool, env: Dist) -> dict[str, Any]:
     bar = progress_bar(
         total_nimg, "train-image", "img", initial=counters["cur_nimg"], enabled=env.is_main
     )
+    budget_s = config.budget_minutes * 60
     stats, tick_start_nimg, tick_start = TickStats(), counters["cur_nimg"], time.perf_counter()
+    cpu_start = time.process_time()
     r_t, last_snapshot, row = float("nan"), snapshot.path if snapshot else None, {}
     while counters["cur_nimg"] < total_nimg:
         real_u8, real_c = next(data)
@@ -566,10 +621,15 @@ def _train(config: TrainConfig, resume: bool, env: Dist) -> dict[str, Any]:
             continue
         counters["tick"] += 1
         seconds = time.perf_counter() - tick_start
+        cpu_now = time.process_time()
+        counters["own_cpu_s"] += cpu_now - cpu_start
+        cpu_start = cpu_now
+        done = done or 0 < budget_s <= counters["own_cpu_s"]
         row = {
             "tick": counters["tick"],
             "kimg": counters["cur_nimg"] / 1000,
             "step": counters["step"],
+            "cpu_min": counters["own_cpu_s"] / 60,
             "img_per_s": (counters["cur_nimg"] - tick_start_nimg) / max(seconds, 1e-9),
             **stats.means(),
             "ada_p": run.ada.p,
@@ -588,7 +648,10 @@ def _train(config: TrainConfig, resume: bool, env: Dist) -> dict[str, Any]:
                 last_snapshot = _snapshot(run, counters, grid)
             if env.world_size > 1:
                 dist.barrier()
+        if done:
+            break
         stats, tick_start_nimg, tick_start = TickStats(), counters["cur_nimg"], time.perf_counter()
+        cpu_start = time.process_time()  # snapshots and metrics are not training time
     bar.close()
     return {**row, "run_dir": config.out, "snapshot": str(last_snapshot) if last_snapshot else None}
 

@@ -373,6 +373,58 @@ METRICS: dict[str, Callable[[FeatureStats, FeatureStats], dict[str, float]]] = {
 }
 
 
+def archive_labels(archive_zip: str | Path) -> tuple[np.ndarray, list[str]]:
+    """Integer labels of the archive's images in `_image_names` order, and the label names."""
+    with _open_archive(archive_zip) as zf:
+        names = _image_names(zf)
+        meta = json.loads(zf.read("dataset.json")) if "dataset.json" in zf.namelist() else {}
+    by_name = dict(meta.get("labels") or [])
+    if not by_name or any(not isinstance(by_name.get(n), int) for n in names):
+        raise FauxshopError(f"{archive_zip}: per-class metrics need an integer label per image")
+    label_names = list((meta.get("fauxshop") or {}).get("label_names") or [])
+    return np.array([by_name[n] for n in names]), label_names
+
+
+def per_class_fid(
+    G: torch.nn.Module,
+    archive: str | Path,
+    num_per_class: int,
+    cache_dir: str | Path,
+    *,
+    feature_extractor: FeatureExtractor,
+    truncation_psi: float = 1.0,
+    seed: int = 0,
+    batch: int = 32,
+) -> dict[str, dict[str, float]]:
+    """FID of each class: G's images of that label against the archive's images of it.
+
+    Real features are those of the whole-archive cache, split by label, so no image is
+    featurised twice. Classes with fewer real images are noisier (FID is biased upward in
+    small samples), which is why each row carries its real count.
+    """
+    labels, names = archive_labels(archive)
+    real = real_stats_for_archive(archive, cache_dir, None, feature_extractor, batch)
+    features = real.require_features("per-class fid")
+    out: dict[str, dict[str, float]] = {}
+    for c in range(G.c_dim):
+        rows = features[labels == c]
+        if len(rows) < 2:
+            continue
+        onehot = torch.nn.functional.one_hot(torch.tensor(c), G.c_dim).float()
+        fake = generator_stats(
+            G,
+            num_per_class,
+            batch,
+            truncation_psi,
+            lambda n, rng, onehot=onehot: onehot.expand(n, -1),
+            seed + c,
+            feature_extractor=feature_extractor,
+        )
+        name = names[c] if c < len(names) else str(c)
+        out[name] = {"fid": fid(FeatureStats.from_features(rows), fake), "real": len(rows)}
+    return out
+
+
 def compute_metrics(
     names: Sequence[str],
     G: torch.nn.Module,

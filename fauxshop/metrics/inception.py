@@ -54,15 +54,39 @@ def to_inception_input(images: torch.Tensor) -> torch.Tensor:
     return (x - 128) / 128
 
 
-class InceptionFeatures:
-    """Callable feature extractor: images -> N x 2048 float64 numpy pool features."""
+PRECISIONS = ("fp32", "bf16")
 
-    id = f"inception-v3/{PACKAGE}-0.1.3/{MODEL_FILE}/bilinear{SIZE}"
+
+def default_precision(device: torch.device) -> str:
+    """bf16 on CPUs with native bf16 (AMX/AVX-512 BF16): ~2.8x faster there and FID within
+    0.1% of fp32 (docs/image.md); fp32 elsewhere, and on CUDA, where fp32 is already fast."""
+    native_bf16 = (
+        torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    )
+    return "bf16" if device.type == "cpu" and native_bf16 else "fp32"
+
+
+class InceptionFeatures:
+    """Callable feature extractor: images -> N x 2048 float64 numpy pool features.
+
+    `precision` bf16 runs the network under autocast (features come back as float32); the
+    precision is part of `id`, so cached real statistics never mix the two.
+    """
+
     dim = DIM
 
-    def __init__(self, device: str | torch.device = "cpu", batch_size: int = 32) -> None:
+    def __init__(
+        self,
+        device: str | torch.device = "cpu",
+        batch_size: int = 32,
+        precision: str | None = None,
+    ) -> None:
         self.device = torch.device(device)
         self.batch_size = batch_size
+        self.precision = precision or default_precision(self.device)
+        if self.precision not in PRECISIONS:
+            raise FauxshopError(f"precision {self.precision!r}: choose from {PRECISIONS}")
+        self.id = f"inception-v3/{PACKAGE}-0.1.3/{MODEL_FILE}/bilinear{SIZE}/{self.precision}"
         with warnings.catch_warnings():  # the file is TorchScript, which torch.export can't read
             warnings.simplefilter("ignore", DeprecationWarning)
             model = torch.jit.load(str(inception_path()), map_location=self.device).eval()
@@ -72,9 +96,12 @@ class InceptionFeatures:
     def __call__(self, images: torch.Tensor) -> np.ndarray:
         """Features of `images` (N x C x H x W, pixel values 0..255), in batches."""
         out = [np.zeros((0, DIM))]  # so that no images give a 0 x 2048 array
+        bf16 = self.precision == "bf16"
         for chunk in images.split(self.batch_size):
             x = to_inception_input(chunk.to(self.device)).contiguous(
                 memory_format=torch.channels_last
             )
-            out.append(self.model(x).to("cpu", torch.float64).numpy())
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
+                features = self.model(x)
+            out.append(features.to("cpu", torch.float64).numpy())
         return np.concatenate(out)

