@@ -38,6 +38,7 @@ from _child import run_child
 # name: (H, W, z_dim = w_dim, mapping layers, channel_base, channel_max, train batch)
 CONFIGS = {
     "tiny": (16, 16, 32, 1, 256, 32, 4),
+    "small": (32, 32, 256, 2, 4096, 256, 32),  # --preset small (Fashion-MNIST 32x32)
     "demo": (64, 32, 128, 2, 2048, 128, 16),  # the demo model (portrait 64x32)
     "256": (256, 256, 512, 8, 16384, 512, 4),  # fauxshop's default widths; batch 4 on CPU
 }
@@ -84,7 +85,7 @@ def bench_matmul(seconds: float) -> dict:
     return {"gflops": 2 * MM_N**3 * len(times) / sum(times) / 1e9, "peak_mb": _peak_mb()}
 
 
-def _setup(name: str):
+def _setup(name: str, amp: str = "off"):
     """train.py's config and CPU settings for a named config, and a stand-in image archive."""
     import torch
 
@@ -94,11 +95,11 @@ def _setup(name: str):
     h, w, zw, layers, base, cmax, batch = CONFIGS[name]
     config = T.TrainConfig(
         data="", out="", kimg=1.0, batch=batch, z_dim=zw, w_dim=zw, mapping_layers=layers,
-        channel_base=base, channel_max=cmax, augment="fixed", aug_p=AUG_P,
+        channel_base=base, channel_max=cmax, augment="fixed", aug_p=AUG_P, amp=amp,
     )  # fmt: skip
     configure_torch(torch.device("cpu"))  # flush denormals, deterministic kernels
     archive = SimpleNamespace(
-        c_dim=0, resolution=(h, w), channels=3, num_images=1, label=lambda i: torch.zeros(0)
+        c_dim=0, resolution=(h, w), channels=3, num_images=1, labels=None
     )
     return config, archive
 
@@ -107,13 +108,13 @@ def _channels_last(*modules):  # as train.py does on CPU
     return [m.to(memory_format=__import__("torch").channels_last) for m in modules]
 
 
-def bench_train(name: str, seconds: float) -> dict:
+def bench_train(name: str, seconds: float, amp: str) -> dict:
     import torch
 
     from fauxshop.image import train as T
     from fauxshop.runtime import Dist
 
-    config, archive = _setup(name)
+    config, archive = _setup(name, amp)
     run = T._build_run(config, Dist(0, 1, torch.device("cpu"), False), archive, None)
     _channels_last(run.G, run.D, run.G_ema)
     h, w = archive.resolution
@@ -148,7 +149,7 @@ def bench_train(name: str, seconds: float) -> dict:
     }
 
 
-def bench_gen(name: str, seconds: float) -> dict:
+def bench_gen(name: str, seconds: float, amp: str) -> dict:
     from fauxshop.image.networks import Generator
     from fauxshop.latent.generate import generate
 
@@ -175,9 +176,9 @@ def bench_gen(name: str, seconds: float) -> dict:
     }
 
 
-def child(task: str, name: str, seconds: float, threads: int) -> dict:
+def child(task: str, name: str, seconds: float, threads: int, amp: str = "off") -> dict:
     """One measurement in a fresh interpreter (see _child)."""
-    args = ["--task", task, "--configs", name, "--seconds", str(seconds)]
+    args = ["--task", task, "--configs", name, "--seconds", str(seconds), "--amp", amp]
     return run_child(__file__, [*args, "--threads", str(threads)])
 
 
@@ -187,6 +188,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="per measurement")
     parser.add_argument("--quick", action="store_true", help="tiny config, 2 s: smoke check")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's)")
+    parser.add_argument(
+        "--precisions", default="off,bf16", help="training precisions, side by side (--amp)"
+    )
+    parser.add_argument("--amp", default="off", help=argparse.SUPPRESS)  # a child's precision
     parser.add_argument("--task", choices=("mm", "train", "gen"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     import torch
@@ -199,7 +204,7 @@ def main() -> None:
         return
     if args.task:
         fn = bench_train if args.task == "train" else bench_gen
-        print(json.dumps(fn(args.configs, args.seconds)))
+        print(json.dumps(fn(args.configs, args.seconds, args.amp)))
         return
 
     configs, seconds = args.configs.split(","), args.seconds
@@ -208,24 +213,31 @@ def main() -> None:
     unknown = [c for c in configs if c not in CONFIGS]
     if unknown:
         parser.error(f"unknown config {', '.join(unknown)}; choose from {', '.join(CONFIGS)}")
+    precisions = args.precisions.split(",")
     mm = child("mm", "-", 2.0, threads)
-    rows = [(c, child("train", c, seconds, threads), child("gen", c, seconds, threads))
-            for c in configs]  # fmt: skip
+    rows = []
+    for c in configs:
+        gen = child("gen", c, seconds, threads)
+        trains = {p: child("train", c, seconds, threads, p) for p in precisions}
+        rows += [(c, p, tr, trains[precisions[0]], gen) for p, tr in trains.items()]
 
-    print(f"StyleGAN2 on CPU: {os.cpu_count()} cores, {threads} torch threads, {seconds:g} s")
+    print(f"StyleGAN2 on CPU: {os.cpu_count()} cores, {threads} torch threads, {seconds:g} s, "
+          f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
     print(f"float32 torch.mm {MM_N}x{MM_N}: {mm['gflops']:.1f} GFLOP/s (= 100% mm)")
-    print("train: G+D main every step, R1 every 16th, style mixing, ADA p=0.2, Adam, EMA\n")
+    print("train: G+D main every step, R1 every 16th, style mixing, ADA p=0.2, Adam, EMA")
+    print("amp bf16: G and D main passes under autocast, R1 in fp32; generation is fp32\n")
     head = (
-        "config", "HxW", "batch", "train img/s", "gen img/s", "G fwd GFLOP/img",
-        "train GFLOP/img", "train GFLOP/s", "train % mm", "gen GFLOP/s", "gen % mm",
-        "train RSS MB", "gen RSS MB",
+        "config", "amp", "HxW", "batch", "train img/s", f"vs {precisions[0]}", "gen img/s",
+        "G fwd GFLOP/img", "train GFLOP/img", "train GFLOP/s", "train % fp32 mm",
+        "gen GFLOP/s", "gen % mm", "train RSS MB", "gen RSS MB",
     )  # fmt: skip
     table = []
-    for name, tr, gen in rows:
+    for name, amp, tr, base, gen in rows:
         h, w, *_, batch = CONFIGS[name]
         train_gflops, gen_gflops = tr["img_s"] * tr["gflop_img"], gen["img_s"] * gen["gflop_img"]
         table.append((
-            name, f"{h}x{w}", str(batch), f"{tr['img_s']:.1f}", f"{gen['img_s']:.1f}",
+            name, amp, f"{h}x{w}", str(batch), f"{tr['img_s']:.1f}",
+            f"{tr['img_s'] / base['img_s']:.2f}x", f"{gen['img_s']:.1f}",
             f"{gen['gflop_img']:.3f}", f"{tr['gflop_img']:.3f}", f"{train_gflops:.1f}",
             f"{100 * train_gflops / mm['gflops']:.0f}%", f"{gen_gflops:.1f}",
             f"{100 * gen_gflops / mm['gflops']:.0f}%", f"{tr['peak_mb']:.0f}",
