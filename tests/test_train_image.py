@@ -247,10 +247,10 @@ def test_resume_is_bit_exact(archive, tmp_path):
 
 def test_a_cpu_minute_budget_stops_the_run_and_a_resume_continues_it(archive, tmp_path):
     out = tmp_path / "budget"
-    first = train(_tiny(archive, out, 10.0, budget_minutes=0.001, tick_kimg=0.02))
+    first = train(_tiny(archive, out, 10.0, budget_minutes=0.001, tick_kimg=1.0))
     meta = read_snapshot(latest_snapshot(out)).meta
-    assert first["kimg"] == pytest.approx(0.02) and meta["own_cpu_s"] >= 0.06  # one tick
-    train(_tiny(archive, out, 10.0, budget_minutes=0.002, tick_kimg=0.02), resume=True)
+    assert meta["own_cpu_s"] >= 0.06 and first["kimg"] < 1.0  # checked every step, not per tick
+    train(_tiny(archive, out, 10.0, budget_minutes=0.002, tick_kimg=1.0), resume=True)
     again = read_snapshot(latest_snapshot(out)).meta
     assert again["cur_nimg"] > meta["cur_nimg"] and again["own_cpu_s"] >= 0.12
     assert again["cur_nimg"] < 10_000

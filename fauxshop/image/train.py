@@ -616,7 +616,9 @@ def _train(config: TrainConfig, resume: bool, env: Dist) -> dict[str, Any]:
             r_t = run.ada.update(ADA_INTERVAL * config.batch)
         bar.update(config.batch)
 
-        done = counters["cur_nimg"] >= total_nimg
+        done = counters["cur_nimg"] >= total_nimg or _over_budget(
+            budget_s, counters["own_cpu_s"] + time.process_time() - cpu_start, env
+        )
         if not done and counters["cur_nimg"] < tick_start_nimg + config.tick_kimg * 1000:
             continue
         counters["tick"] += 1
@@ -624,7 +626,6 @@ def _train(config: TrainConfig, resume: bool, env: Dist) -> dict[str, Any]:
         cpu_now = time.process_time()
         counters["own_cpu_s"] += cpu_now - cpu_start
         cpu_start = cpu_now
-        done = done or 0 < budget_s <= counters["own_cpu_s"]
         row = {
             "tick": counters["tick"],
             "kimg": counters["cur_nimg"] / 1000,
@@ -654,6 +655,17 @@ def _train(config: TrainConfig, resume: bool, env: Dist) -> dict[str, Any]:
         cpu_start = time.process_time()  # snapshots and metrics are not training time
     bar.close()
     return {**row, "run_dir": config.out, "snapshot": str(last_snapshot) if last_snapshot else None}
+
+
+def _over_budget(budget_s: float, spent_s: float, env: Dist) -> bool:
+    """Checked every step, so a slow recipe cannot overrun by a whole tick; under torchrun
+    the ranks agree (any rank over budget stops them all at the same step)."""
+    if budget_s <= 0:
+        return False
+    over = torch.tensor(float(spent_s >= budget_s), device=env.device)
+    if env.world_size > 1:
+        dist.all_reduce(over, op=dist.ReduceOp.MAX)
+    return bool(over)
 
 
 def _start_run_dir(run: Run, resumed_tick: int | None) -> None:
