@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -46,11 +47,14 @@ RECIPES = {
 
 def _train(data: str, out: Path, flags: str, minutes: float, threads: int, seed: int) -> None:
     """Train (or resume) one recipe's run until `minutes` CPU-minutes of its own."""
+    from fauxshop.image.checkpoint import latest_snapshot
+
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), FAUXSHOP_QUIET="1")
     common = ["--budget-minutes", str(minutes), "--kimg", "100000"]
-    if (out / "config.json").exists():
+    if out.is_dir() and latest_snapshot(out):
         cmd = ["train-image", "--resume", str(out), *common]
     else:
+        shutil.rmtree(out, ignore_errors=True)  # a start killed before its first snapshot
         cmd = ["train-image", "--data", data, "--out", str(out), *common, "--cond"]
         cmd += ["--seed", str(seed), "--tick-kimg", "0.25", "--snap-kimg", "100000"]
         cmd += ["--keep-snapshots", "1", *flags.split()]
@@ -62,20 +66,24 @@ def _train(data: str, out: Path, flags: str, minutes: float, threads: int, seed:
         sys.exit(f"{out.name}: train-image failed, see {log}")
 
 
-def _evaluate(run: Path, data: str, nums: list[int], cache: Path) -> dict:
+def _evaluate(run: Path, data: str, nums: list[int], cache: Path, args) -> dict:
     """kimg, CPU-minutes and FID@num (each num) of the run's newest snapshot."""
     import torch
 
     from fauxshop.image.checkpoint import resolve_snapshot, snapshot_generator
     from fauxshop.metrics.fid import compute_metrics
+    from fauxshop.metrics.inception import InceptionFeatures
     from fauxshop.runtime import configure_torch
 
     configure_torch(torch.device("cpu"))
     snapshot = resolve_snapshot(run)
     G = snapshot_generator(snapshot)
+    extract = InceptionFeatures("cpu", precision=args.precision)
     row = {"kimg": snapshot.meta["kimg"], "cpu_min": snapshot.meta["own_cpu_s"] / 60}
     for num in nums:
-        row[f"fid@{num / 1000:g}k"] = compute_metrics(["fid"], G, data, num, cache)["fid"]
+        row[f"fid@{num / 1000:g}k"] = compute_metrics(
+            ["fid"], G, data, num, cache, max_real=args.max_real, feature_extractor=extract
+        )["fid"]
     return row
 
 
@@ -126,6 +134,12 @@ def main() -> None:
         "--final-num", type=int, default=10000, help="images at the last one (0: none)"
     )
     parser.add_argument("--parallel", type=int, default=2, help="recipes trained at once")
+    parser.add_argument(
+        "--max-real", type=int, help="real images in the FID statistics (default: all)"
+    )
+    parser.add_argument(
+        "--precision", default="fp32", help="Inception precision (bf16: ~2x faster, FID ~1%% lower)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     recipes = args.recipes.split(",")
@@ -149,7 +163,7 @@ def main() -> None:
                 run.result()
         for recipe in todo:
             row = {"recipe": recipe, "minutes": minutes}
-            row.update(_evaluate(args.out / recipe, args.data, nums, cache))
+            row.update(_evaluate(args.out / recipe, args.data, nums, cache, args))
             with open(results_path, "a", encoding="utf-8") as f:
                 f.write(json.dumps(row) + "\n")
             print(json.dumps(row), flush=True)
