@@ -112,7 +112,7 @@ def _report(out: Path, results: list[dict]) -> None:
         mine = [r for r in rows if r["recipe"] == recipe]
         ax.plot([r["cpu_min"] for r in mine], [r[key] for r in mine], marker="o", label=recipe)
     ax.set_xlabel("CPU-minutes of the run's own compute")
-    ax.set_ylabel(f"{key.upper()} (lower is better)")
+    ax.set_ylabel(key.replace("fid", "FID") + " (lower is better)")
     ax.set_yscale("log")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
