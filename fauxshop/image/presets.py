@@ -1,8 +1,9 @@
 """Named training recipes: `train-image --preset NAME` fills every flag the user did not give.
 
-Each recipe was chosen by measurement (bench/study_recipe.py, docs/image.md: FID@10k against
-CPU-minutes at equal compute), not by guessing; a run saves the values it used in its
-config.json, so a resumed run never depends on a preset that changed since.
+Recipes are ranked by bench/study_recipe.py (FID against CPU-minutes at equal compute,
+docs/image.md); today's are the fastest of its pilot, to be replaced by the winners of the
+full 60-minute study. A run saves the values it used in its config.json, so a resumed run
+never depends on a preset that changed since.
 """
 
 from __future__ import annotations
