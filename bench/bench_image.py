@@ -147,7 +147,7 @@ def bench_train(name: str, seconds: float, amp: str) -> dict:
     }
 
 
-def bench_gen(name: str, seconds: float, amp: str) -> dict:
+def bench_gen(name: str, seconds: float) -> dict:
     from fauxshop.image.networks import Generator
     from fauxshop.latent.generate import generate
 
@@ -201,8 +201,11 @@ def main() -> None:
         print(json.dumps(bench_matmul(args.seconds)))
         return
     if args.task:
-        fn = bench_train if args.task == "train" else bench_gen
-        print(json.dumps(fn(args.configs, args.seconds, args.amp)))
+        if args.task == "train":
+            result = bench_train(args.configs, args.seconds, args.amp)
+        else:
+            result = bench_gen(args.configs, args.seconds)
+        print(json.dumps(result))
         return
 
     configs, seconds = args.configs.split(","), args.seconds

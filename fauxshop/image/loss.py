@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -60,26 +59,18 @@ class StyleGAN2Loss:
         self.amp_dtype = amp_dtype
         self.device = next(G.parameters()).device
         self.pl_mean = torch.zeros([], device=self.device)
-        self._fp32 = False  # set while a regulariser runs: no autocast inside it
 
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.amp_dtype is None or self._fp32:
+    def _autocast(self, fp32: bool) -> contextlib.AbstractContextManager:
+        """amp_dtype autocast, unless there is none or the caller needs fp32 (regularisers)."""
+        if self.amp_dtype is None or fp32:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
-    @contextlib.contextmanager
-    def _full_precision(self) -> Iterator[None]:
-        self._fp32 = True
-        try:
-            yield
-        finally:
-            self._fp32 = False
-
     def generate(
-        self, z: torch.Tensor, c: torch.Tensor, update_emas: bool = False
+        self, z: torch.Tensor, c: torch.Tensor, update_emas: bool = False, fp32: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Fake images and the ws that made them, style-mixed with probability style_mixing_prob."""
-        with self._autocast():
+        with self._autocast(fp32):
             ws = self.G.mapping(z, c, update_emas=update_emas)
             if self.style_mixing_prob > 0 and torch.rand([]).item() < self.style_mixing_prob:
                 cutoff = int(torch.randint(1, ws.shape[1], []))
@@ -88,11 +79,11 @@ class StyleGAN2Loss:
             img = self.G.synthesis(ws, noise_mode="random")
         return img.float(), ws
 
-    def discriminate(self, img: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    def discriminate(self, img: torch.Tensor, c: torch.Tensor, fp32: bool = False) -> torch.Tensor:
         """D's logits (float32), on augmented images whenever the augmentation is active."""
         if self.augment_pipe is not None and float(self.augment_pipe.p) > 0:
             img = self.augment_pipe(img)
-        with self._autocast():
+        with self._autocast(fp32):
             return self.D(img, c).float()
 
     def g_main(self, z: torch.Tensor, c: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -106,8 +97,7 @@ class StyleGAN2Loss:
     def g_pl(self, z: torch.Tensor, c: torch.Tensor, gain: float) -> dict[str, torch.Tensor]:
         """Path-length penalty on a smaller batch: |J_w^T y| should stay near its running mean."""
         n = max(1, z.shape[0] // self.pl_batch_shrink)
-        with self._full_precision():
-            img, ws = self.generate(z[:n], c[:n])
+        img, ws = self.generate(z[:n], c[:n], fp32=True)
         noise = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
         (grads,) = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
         lengths = grads.float().square().sum(dim=2).mean(dim=1).sqrt()
@@ -139,8 +129,7 @@ class StyleGAN2Loss:
     ) -> dict[str, torch.Tensor]:
         """R1: squared gradient of D at the real images as D sees them (augmented), x gamma/2."""
         real = real.detach().requires_grad_(True)
-        with self._full_precision():
-            logits = self.discriminate(real, real_c)
+        logits = self.discriminate(real, real_c, fp32=True)
         (grads,) = torch.autograd.grad(logits.sum(), real, create_graph=True)
         penalty = grads.square().sum(dim=[1, 2, 3]).mean()
         (penalty * (self.r1_gamma / 2) * gain).backward()

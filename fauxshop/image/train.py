@@ -95,7 +95,7 @@ class TrainConfig:
     kimg: float = _help("training length in thousands of real images shown to D")
     budget_minutes: float = _help(
         "also stop after this many CPU-minutes of the run's own compute (process CPU time, "
-        "all threads, summed over resumes), at the next tick; 0 = no limit",
+        "all threads, summed over resumes), checked every step; 0 = no limit",
         default=0.0,
     )
     batch: int = _help("total batch size (all processes together)", default=32)
@@ -244,7 +244,7 @@ def class_weights(labels: np.ndarray | None, c_dim: int, balance: float) -> np.n
     if labels is None or c_dim == 0:
         return None
     counts = np.bincount(labels, minlength=c_dim).astype(np.float64)
-    shares = np.where(counts > 0, np.maximum(counts, 1) ** (1 - balance), 0.0)
+    shares = np.where(counts > 0, counts ** (1 - balance), 0.0)
     return shares / shares.sum()
 
 
@@ -508,13 +508,14 @@ def _class_probs(config: TrainConfig, archive: ImageArchive) -> torch.Tensor | N
     return None if shares is None else torch.from_numpy(shares).float()
 
 
-def _sampler(config: TrainConfig, archive: ImageArchive, env: Dist, position: int):
-    """Real images in a seeded order; with class_balance, drawn so each class gets its share."""
-    weights = None
-    shares = class_weights(archive.labels, archive.c_dim, config.class_balance)
-    if shares is not None and config.class_balance > 0:
+def _sampler(run: Run, position: int) -> InfiniteSampler:
+    """Real images in a seeded order; with class_balance, drawn so each class gets the share
+    its fake labels get too (`run.class_probs`)."""
+    config, archive, env, weights = run.config, run.archive, run.env, None
+    if run.class_probs is not None and config.class_balance > 0:
+        per_image = image_weights(archive.labels, run.class_probs.double().numpy())
         copies = len(archive) // archive.num_images  # 2 with mirrored copies
-        weights = np.tile(image_weights(archive.labels, shares), copies) / copies
+        weights = np.tile(per_image, copies) / copies
     return InfiniteSampler(
         len(archive),
         config.seed,
@@ -578,7 +579,7 @@ def _train(config: TrainConfig, resume: bool, env: Dist) -> dict[str, Any]:
     if env.device.type == "cpu":
         for module in (run.G, run.D, run.G_ema):
             module.to(memory_format=torch.channels_last)
-    sampler = _sampler(config, archive, env, counters["sampler_position"])
+    sampler = _sampler(run, counters["sampler_position"])
     data = _batches(archive, sampler, run.batch_gpu, config.workers)
     grid = _grid_latents(run.G, config.seed)
     ema_kimg = config.ema_kimg if config.ema_kimg is not None else config.batch * 10 / 32

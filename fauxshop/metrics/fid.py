@@ -279,15 +279,19 @@ def real_stats_for_archive(
 # Features of a generator
 
 
+def _dataset_meta(archive_zip: str | Path) -> tuple[list[str], dict]:
+    """The archive's image names (sorted) and its dataset.json ({} when it has none)."""
+    with _open_archive(archive_zip) as zf:
+        has_meta = "dataset.json" in zf.namelist()
+        return _image_names(zf), json.loads(zf.read("dataset.json")) if has_meta else {}
+
+
 def archive_label_sampler(archive_zip: str | Path, c_dim: int) -> LabelSampler | None:
     """Sample labels as often as they occur in the archive's dataset.json (None: unlabelled).
 
     Integer labels become one-hot vectors of length `c_dim`; vector labels are used as given.
     """
-    with _open_archive(archive_zip) as zf:
-        if "dataset.json" not in zf.namelist():
-            return None
-        labels = json.loads(zf.read("dataset.json")).get("labels")
+    labels = _dataset_meta(archive_zip)[1].get("labels")
     if not labels:
         return None
     values = [label for _, label in labels]
@@ -375,9 +379,7 @@ METRICS: dict[str, Callable[[FeatureStats, FeatureStats], dict[str, float]]] = {
 
 def archive_labels(archive_zip: str | Path) -> tuple[np.ndarray, list[str]]:
     """Integer labels of the archive's images in `_image_names` order, and the label names."""
-    with _open_archive(archive_zip) as zf:
-        names = _image_names(zf)
-        meta = json.loads(zf.read("dataset.json")) if "dataset.json" in zf.namelist() else {}
+    names, meta = _dataset_meta(archive_zip)
     by_name = dict(meta.get("labels") or [])
     if not by_name or any(not isinstance(by_name.get(n), int) for n in names):
         raise FauxshopError(f"{archive_zip}: per-class metrics need an integer label per image")
