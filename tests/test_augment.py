@@ -4,13 +4,8 @@ import math
 import pytest
 import torch
 
-from fauxshop.image.augment import (
-    PRESETS,
-    TRANSFORMS,
-    AdaController,
-    AugmentPipe,
-    parse_augment_spec,
-)
+from fauxshop.image.augment import AdaController, AugmentPipe
+from fauxshop.image.augment_spec import PRESETS, TRANSFORMS, parse_augment_spec
 
 
 def only(name: str, p: float = 1.0) -> AugmentPipe:

@@ -22,16 +22,8 @@ The pipe is three stages, each one batched operation:
 No custom ops and no private `torch.Generator`: all randomness comes from the global torch RNG
 of the images' device, so the training loop's RNG checkpoint covers it.
 
-Presets for `parse_augment_spec` (the paper's names):
-
-    b      pixel blitting: xflip, rotate90, xint
-    g      general geometric: scale, rotate, aniso, xfrac
-    c      colour: brightness, contrast, lumaflip, hue, saturation
-    bg     b + g
-    bgc    b + g + c (the paper's default, and `AugmentPipe()`'s)
-    bgcc   bgc + cutout
-
-A spec may add `name=multiplier` overrides after a comma, e.g. "bgc,cutout=1,rotate=0.5".
+Which transforms a pipe applies, and how strongly, comes from a spec such as "bgc,cutout=1"
+(`augment_spec.py`).
 """
 
 from __future__ import annotations
@@ -43,21 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fauxshop.image.augment_spec import BLIT, COLOUR, GEOMETRIC
 from fauxshop.image.networks import assert_shape
-
-BLIT = ("xflip", "rotate90", "xint")
-GEOMETRIC = ("scale", "rotate", "aniso", "xfrac")
-COLOUR = ("brightness", "contrast", "lumaflip", "hue", "saturation")
-TRANSFORMS = (*BLIT, *GEOMETRIC, *COLOUR, "cutout")
-
-PRESETS: dict[str, tuple[str, ...]] = {
-    "b": BLIT,
-    "g": GEOMETRIC,
-    "c": COLOUR,
-    "bg": BLIT + GEOMETRIC,
-    "bgc": BLIT + GEOMETRIC + COLOUR,
-    "bgcc": BLIT + GEOMETRIC + COLOUR + ("cutout",),
-}
 
 # Strength of each transform once applied, as in the paper.
 XINT_MAX = 0.125  # integer translation: uniform, up to this fraction of the image size
@@ -72,29 +51,6 @@ SATURATION_STD = 1.0  # chroma scaled by 2 ** N(0, SATURATION_STD)
 CUTOUT_SIZE = 0.5  # side of the cut rectangle, as a fraction of each image side
 
 LUMA_AXIS = (1 / math.sqrt(3),) * 3
-
-
-def parse_augment_spec(text: str) -> dict[str, float]:
-    """'preset[,name=value...]' -> a multiplier for every transform, ready for `AugmentPipe`."""
-    preset, *overrides = (part.strip() for part in text.split(","))
-    if preset not in PRESETS:
-        raise ValueError(f"unknown augment preset {preset!r}; choose from {', '.join(PRESETS)}")
-    multipliers = {name: float(name in PRESETS[preset]) for name in TRANSFORMS}
-    for item in overrides:
-        name, sep, value = item.partition("=")
-        name = name.strip()
-        if not sep or name not in TRANSFORMS:
-            raise ValueError(
-                f"bad augment override {item!r}: expected name=value, name one of "
-                f"{', '.join(TRANSFORMS)}"
-            )
-        try:
-            multipliers[name] = float(value)
-        except ValueError:
-            raise ValueError(f"bad augment override {item!r}: {value!r} is not a number") from None
-        if multipliers[name] < 0:
-            raise ValueError(f"bad augment override {item!r}: multipliers must be >= 0")
-    return multipliers
 
 
 # ----------------------------------------------------------------------------------------------

@@ -32,7 +32,8 @@ from PIL import Image
 
 from fauxshop.atomic import atomic_open
 from fauxshop.errors import FauxshopError
-from fauxshop.image.augment import AdaController, AugmentPipe, parse_augment_spec
+from fauxshop.image.augment import AdaController, AugmentPipe
+from fauxshop.image.augment_spec import parse_augment_spec
 from fauxshop.image.checkpoint import (
     Snapshot,
     latest_snapshot,
