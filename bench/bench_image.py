@@ -89,11 +89,11 @@ def _setup(name: str, amp: str = "off"):
     """train.py's config and CPU settings for a named config, and a stand-in image archive."""
     import torch
 
-    from fauxshop.image import train as T
+    from fauxshop.image.config import TrainConfig
     from fauxshop.runtime import configure_torch
 
     h, w, zw, layers, base, cmax, batch = CONFIGS[name]
-    config = T.TrainConfig(
+    config = TrainConfig(
         data="", out="", kimg=1.0, batch=batch, z_dim=zw, w_dim=zw, mapping_layers=layers,
         channel_base=base, channel_max=cmax, augment="fixed", aug_p=AUG_P, amp=amp,
     )  # fmt: skip

@@ -47,7 +47,8 @@ def _run(args):
     import torch
 
     from fauxshop.runtime import Dist, configure_torch
-    from fauxshop.text.train import TextTrainConfig, _build_run
+    from fauxshop.text.config import TextTrainConfig
+    from fauxshop.text.train import _build_run
 
     total = args.warmup + args.steps
     config = TextTrainConfig(

@@ -30,6 +30,7 @@ from pathlib import Path
 
 # name: (what it tests, train-image flags); every recipe adds --cond and the study's seed.
 NARROW = "--z-dim 256 --w-dim 256 --mapping-layers 2 --channel-base 4096 --channel-max 256"
+NARROWER = "--z-dim 128 --w-dim 128 --mapping-layers 2 --channel-base 2048 --channel-max 128"
 RECIPES = {
     "default": ("today's TrainConfig defaults: 512 wide, 8-layer mapping, ADA", ""),
     "narrow": ("256 -> 128 channels, 2-layer mapping, z = w = 256", NARROW),
@@ -37,10 +38,8 @@ RECIPES = {
     "narrow-noaug": ("narrow, no augmentation", f"{NARROW} --augment noaug"),
     "narrow-r1x10": ("narrow, R1 gamma x10 (0.064)", f"{NARROW} --r1-gamma 0.064"),
     "narrow-b64": ("narrow, batch 64", f"{NARROW} --batch 64"),
-    "narrower": (
-        "128 -> 64 channels, 2-layer mapping, z = w = 128",
-        "--z-dim 128 --w-dim 128 --mapping-layers 2 --channel-base 2048 --channel-max 128",
-    ),
+    "narrower": ("128 -> 64 channels, 2-layer mapping, z = w = 128", NARROWER),
+    "narrower-bf16": ("narrower, bf16 autocast", f"{NARROWER} --amp bf16"),
     "narrow-ema2": ("narrow, G EMA half-life 2 kimg (default 10)", f"{NARROW} --ema-kimg 2"),
 }
 

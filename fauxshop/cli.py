@@ -143,8 +143,9 @@ def _resumed_config(args, config_class, *limits: str):
 
 
 def cmd_train_image(args) -> int:
+    from fauxshop.image.config import TrainConfig
     from fauxshop.image.presets import preset_values
-    from fauxshop.image.train import TrainConfig, train
+    from fauxshop.image.train import train
 
     if args.resume:
         config = _resumed_config(args, TrainConfig, "kimg", "budget_minutes")
@@ -522,7 +523,8 @@ def _default_corpus(args) -> Path:
 
 
 def cmd_train_text(args) -> int:
-    from fauxshop.text.train import TextTrainConfig, train_text
+    from fauxshop.text.config import TextTrainConfig
+    from fauxshop.text.train import train_text
 
     if args.resume:
         config = _resumed_config(args, TextTrainConfig, "max_steps")
@@ -725,8 +727,8 @@ def _sampling_flags(p, psi: float) -> None:
 
 
 def _add_image_verbs(sub, common) -> None:
+    from fauxshop.image.config import TrainConfig
     from fauxshop.image.presets import PRESETS, describe_presets
-    from fauxshop.image.train import TrainConfig
 
     p = _verb(
         sub,
@@ -978,8 +980,8 @@ def _add_latent_verbs(sub, common) -> None:
 
 
 def _add_text_verbs(sub, common) -> None:
+    from fauxshop.text.config import TextTrainConfig
     from fauxshop.text.sample import SamplingConfig
-    from fauxshop.text.train import TextTrainConfig
 
     p = _verb(
         sub,

@@ -27,7 +27,8 @@ from fauxshop.catalog.status import format_status
 from fauxshop.catalog.store import Store
 from fauxshop.errors import FauxshopError
 from fauxshop.image.checkpoint import load_generator, read_snapshot
-from fauxshop.image.train import TrainConfig, train
+from fauxshop.image.config import TrainConfig
+from fauxshop.image.train import train
 from fauxshop.latent.directions import interfacegan, parse_target
 from fauxshop.latent.edit import (
     disentanglement,
@@ -53,10 +54,11 @@ from fauxshop.products.export import save_products
 from fauxshop.tagger.model import TaggerConfig, load_tagger
 from fauxshop.tagger.train import evaluate_tagger, train_tagger
 from fauxshop.tagger.train import format_report as format_tagger_report
+from fauxshop.text.config import TextTrainConfig
 from fauxshop.text.corpus import read_corpus
 from fauxshop.text.models import load_trained
 from fauxshop.text.sample import SamplingConfig, write
-from fauxshop.text.train import TextTrainConfig, train_text
+from fauxshop.text.train import train_text
 from fauxshop.workspace import Workspace
 
 DEMO_SIZES = ((64, 32), (128, 64))

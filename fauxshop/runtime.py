@@ -19,6 +19,10 @@ import torch
 import torch.distributed as dist
 
 from fauxshop.progress import progress
+from fauxshop.training_run import AMP_MODES
+
+# The autocast dtype of each --amp mode; None: full precision.
+AMP_DTYPES = dict(zip(AMP_MODES, (None, torch.bfloat16, torch.float16), strict=True))
 
 
 @dataclass

@@ -41,7 +41,8 @@ def tiny_text_run(text_corpus, tmp_path_factory):
     """A tiny run trained for 60 steps on `text_corpus` (shared: training is the slow part)."""
     import os
 
-    from fauxshop.text.train import TextTrainConfig, train_text
+    from fauxshop.text.config import TextTrainConfig
+    from fauxshop.text.train import train_text
 
     os.environ["FAUXSHOP_QUIET"] = "1"
     out = tmp_path_factory.mktemp("text-run") / "run"

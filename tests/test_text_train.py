@@ -17,6 +17,7 @@ from conftest import TINY_TEXT
 
 from fauxshop.errors import FauxshopError
 from fauxshop.text import train as text_train
+from fauxshop.text.config import TextTrainConfig
 from fauxshop.text.models import (
     META_FILE,
     from_scratch,
@@ -26,7 +27,7 @@ from fauxshop.text.models import (
     shipped_smollm2,
 )
 from fauxshop.text.tokenizer import prepare, train_bpe
-from fauxshop.text.train import TextTrainConfig, lr_at, train_text
+from fauxshop.text.train import lr_at, train_text
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -198,7 +199,8 @@ def test_two_processes_under_torchrun_match_one(text_corpus, tmp_path):
     double = dataclasses.replace(single, out=str(tmp_path / "two" / "run"))
     script = tmp_path / "run_text.py"
     script.write_text(
-        "import json, sys\nfrom fauxshop.text.train import TextTrainConfig, train_text\n"
+        "import json, sys\nfrom fauxshop.text.config import TextTrainConfig\n"
+        "from fauxshop.text.train import train_text\n"
         "train_text(TextTrainConfig(**json.loads(sys.argv[1])))\n"
     )
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]

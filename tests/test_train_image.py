@@ -30,11 +30,11 @@ from fauxshop.image.checkpoint import (
     read_snapshot,
     save_checkpoint,
 )
+from fauxshop.image.config import TrainConfig
 from fauxshop.image.dataset import ImageArchive, InfiniteSampler
 from fauxshop.image.loss import StyleGAN2Loss, r1_gamma_heuristic
 from fauxshop.image.networks import Discriminator, Generator
 from fauxshop.image.train import (
-    TrainConfig,
     class_weights,
     ema_beta,
     image_weights,
@@ -301,7 +301,8 @@ def test_sigkill_leaves_valid_snapshots_and_resumes(archive, tmp_path):
     out = tmp_path / "killed"
     code = textwrap.dedent(
         f"""
-        from fauxshop.image.train import TrainConfig, train
+        from fauxshop.image.config import TrainConfig
+        from fauxshop.image.train import train
         train(TrainConfig(data={str(archive)!r}, out={str(out)!r}, kimg=1000.0,
                           **{{**{TINY!r}, "tick_kimg": 0.02, "snap_kimg": 0.02}}))
         """
@@ -384,7 +385,8 @@ def test_ddp_two_processes_complete(archive, tmp_path):
     out = tmp_path / "ddp"
     script = tmp_path / "ddp_train.py"
     script.write_text(
-        "from fauxshop.image.train import TrainConfig, train\n"
+        "from fauxshop.image.config import TrainConfig\n"
+        "from fauxshop.image.train import train\n"
         f"train(TrainConfig(data={str(archive)!r}, out={str(out)!r}, kimg=0.04,"
         f" **{{**{TINY!r}, 'batch': 8}}))\n"
     )

@@ -1,8 +1,9 @@
 """The StyleGAN2-ADA training loop: the schedule around the maths in `loss.py`.
 
-Read top to bottom: config, set-up (devices, data, networks, optimisers, augmentation), then
-one loop over minibatches, each running four phases (G main, G path-length reg, D main, D R1
-reg, the regularisers lazily every k-th minibatch), the G EMA update and the ADA heuristic.
+Read top to bottom (the settings, `TrainConfig`, are in config.py): set-up (devices, data,
+networks, optimisers, augmentation), then one loop over minibatches, each running four
+phases (G main, G path-length reg, D main, D R1 reg, the regularisers lazily every k-th
+minibatch), the G EMA update and the ADA heuristic.
 Every `tick_kimg` a row goes to `log.csv`; every `snap_kimg` a snapshot, a sample grid from
 fixed latents and the requested metrics. Snapshots hold every piece of state the loop reads,
 so `train(config, resume=True)` continues bit for bit (same device, same thread count) as if
@@ -15,13 +16,11 @@ its shard of the data, gradients are averaged with all_reduce, and only rank 0 w
 from __future__ import annotations
 
 import copy
-import csv
 import dataclasses
-import json
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ from fauxshop.image.checkpoint import (
     read_snapshot,
     save_checkpoint,
 )
+from fauxshop.image.config import AUGMENT_MODES, TrainConfig
 from fauxshop.image.dataset import ImageArchive, InfiniteSampler
 from fauxshop.image.importers import TransferReport, frozen_d_params, init_from
 from fauxshop.image.loss import StyleGAN2Loss, r1_gamma_heuristic
@@ -47,6 +47,7 @@ from fauxshop.image.networks import Discriminator, Generator
 from fauxshop.metrics.fid import compute_metrics
 from fauxshop.progress import bar as progress_bar
 from fauxshop.runtime import (
+    AMP_DTYPES,
     Dist,
     average_grads,
     broadcast,
@@ -55,9 +56,8 @@ from fauxshop.runtime import (
     rng_preserved,
     seed_everything,
 )
+from fauxshop.training_run import append_csv, append_jsonl, changed_settings, start_run_folder
 
-AUGMENT_MODES = {"ada": "adaptive", "fixed": "fixed", "noaug": "off"}
-AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 ADA_INTERVAL = 4  # minibatches between ADA updates, as in the paper
 GRID = (4, 8)  # rows x columns of the fixed-latent sample grid
 
@@ -80,92 +80,6 @@ RESUMABLE_CHANGES = frozenset(
         "allow_data_change",
     }
 )
-
-
-def _help(text: str, default: Any = dataclasses.MISSING) -> Any:
-    """A dataclass field with the one-line help the CLI shows for its flag."""
-    return field(default=default, metadata={"help": text})
-
-
-@dataclass
-class TrainConfig:
-    """Everything a training run depends on; saved as the run's config.json and in snapshots."""
-
-    data: str = _help("image archive (zip + dataset.json from `fauxshop pack`)")
-    out: str = _help("run folder for config, log, snapshots and sample grids")
-    kimg: float = _help("training length in thousands of real images shown to D")
-    budget_minutes: float = _help(
-        "also stop after this many CPU-minutes of the run's own compute (process CPU time, "
-        "all threads, summed over resumes), checked every step; 0 = no limit",
-        default=0.0,
-    )
-    batch: int = _help("total batch size (all processes together)", default=32)
-    cond: bool = _help("class-conditional G and D, from the archive's labels", default=False)
-    class_balance: float = _help(
-        "long tail: draw real images and fake labels of class c with probability ~ n_c^(1-b) "
-        "(0: as in the data, 1: every class equally often, 0.5: square-root)",
-        default=0.0,
-    )
-    mirror: bool = _help("add left-right mirrored copies of every image", default=False)
-    z_dim: int = _help("latent z size", default=512)
-    w_dim: int = _help("intermediate latent w size", default=512)
-    mapping_layers: int = _help("mapping network depth (the ADA paper uses 2 on small data)", 8)
-    channel_base: int = _help("network width: channels at resolution r = base / r", 16384)
-    channel_max: int = _help("network width cap per layer", default=512)
-    lr_g: float = _help("generator learning rate", default=0.0025)
-    lr_d: float = _help("discriminator learning rate", default=0.0025)
-    beta1: float = _help("Adam beta1", default=0.0)
-    beta2: float = _help("Adam beta2", default=0.99)
-    r1_gamma: float | None = _help("R1 weight; None: 0.0002 * H * W / batch (ADA paper)", None)
-    r1_interval: int = _help("run R1 every N minibatches (lazy regularisation)", default=16)
-    pl_weight: float = _help(
-        "path-length reg weight; 0 = off (it costs ~30% on CPU), paper: 2", 0.0
-    )
-    pl_interval: int = _help("run path-length reg every N minibatches", default=4)
-    style_mixing: float = _help("probability of style-mixing regularisation", default=0.9)
-    ema_kimg: float | None = _help("G EMA half-life in kimg; None: batch * 10 / 32", default=None)
-    ema_rampup: float = _help("EMA half-life at most this times kimg done; 0 = no ramp", 0.05)
-    augment: str = _help("augmentation: ada (adaptive p), fixed (aug_p) or noaug", default="ada")
-    aug_p: float = _help("augmentation probability to start from (fixed: to keep)", default=0.0)
-    ada_target: float = _help("ADA target for r_t = E[sign(D(real))]", default=0.6)
-    augment_spec: str = _help("augmentations, e.g. bgc or 'bgc,cutout=1'", default="bgc")
-    tick_kimg: float = _help("kimg between log rows and progress updates", default=4.0)
-    snap_kimg: float = _help("kimg between snapshots, sample grids and metrics", default=50.0)
-    keep_snapshots: int = _help("keep the newest N snapshots", default=3)
-    metrics: str = _help("comma-separated metrics at each snapshot (fid, kid, pr)", default="")
-    metrics_num: int = _help("generated images per metric evaluation", default=10000)
-    seed: int = _help("random seed for weights, latents, data order and sample grids", 0)
-    device: str = _help("auto, cpu, cuda or cuda:N", default="auto")
-    amp: str = _help("mixed precision: off, bf16 (CPU or CUDA) or fp16 (CUDA only)", "off")
-    init_from: str = _help("start from these weights (fauxshop snapshot or NVIDIA .pkl)", "")
-    freeze_d: int = _help("freeze D's N highest-resolution layers (transfer learning)", 0)
-    workers: int = _help("data-loading worker processes (0: load in the training process)", 0)
-    allow_data_change: bool = _help("resume even if the archive's sha256 changed", False)
-    preset: str = _help("the recipe (image/presets.py) whose values this run started from", "")
-
-    def __post_init__(self) -> None:
-        if self.augment not in AUGMENT_MODES:
-            raise FauxshopError(f"augment {self.augment!r}: choose from {', '.join(AUGMENT_MODES)}")
-        if self.amp not in AMP_DTYPES:
-            raise FauxshopError(f"amp {self.amp!r}: choose from {', '.join(AMP_DTYPES)}")
-        if self.batch < 1 or self.r1_interval < 1 or self.pl_interval < 1:
-            raise FauxshopError("batch, r1_interval and pl_interval must be at least 1")
-        if min(self.kimg, self.tick_kimg, self.snap_kimg) <= 0:
-            raise FauxshopError("kimg, tick_kimg and snap_kimg must be positive")
-        if not 0 <= self.class_balance <= 1:
-            raise FauxshopError(f"class_balance {self.class_balance}: must be between 0 and 1")
-        if self.budget_minutes < 0:
-            raise FauxshopError(f"budget_minutes {self.budget_minutes}: must be >= 0")
-        if not 0 <= self.aug_p <= 1:
-            raise FauxshopError(f"aug_p {self.aug_p}: must be between 0 and 1")
-        try:
-            parse_augment_spec(self.augment_spec)
-        except ValueError as e:
-            raise FauxshopError(f"augment_spec: {e}") from e
-
-    @property
-    def metric_names(self) -> list[str]:
-        return [name.strip() for name in self.metrics.split(",") if name.strip()]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -312,31 +226,6 @@ def _save_grid(G: Generator, z: torch.Tensor, c: torch.Tensor, path: Path) -> No
         image.save(f, format="PNG")
 
 
-def _append_csv(path: Path, row: dict[str, Any]) -> None:
-    new = not path.exists()
-    with open(path, "a", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(row))
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
-
-
-def _drop_rows_after(path: Path, tick: int) -> None:
-    """On resume, forget log rows the stopped run wrote after its last snapshot."""
-    if not path.exists():
-        return
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    if path.suffix == ".csv":
-        header, rows = lines[:1], list(csv.DictReader(lines))
-        kept = header + [
-            line for line, row in zip(lines[1:], rows, strict=True) if int(row["tick"]) <= tick
-        ]
-    else:
-        kept = [line for line in lines if json.loads(line)["tick"] <= tick]
-    with atomic_open(path, "w", encoding="utf-8") as f:
-        f.writelines(kept)
-
-
 class TickStats:
     """Running sums of the phases' statistics; read (one device sync) once per tick."""
 
@@ -378,7 +267,7 @@ def _check_resume(config: TrainConfig, snapshot: Snapshot, archive: ImageArchive
             f"{snapshot.path.name}'s); pass --allow-data-change to resume anyway"
         )
     saved, current = snapshot.meta["config"], dataclasses.asdict(config)
-    changed = [k for k in current if k not in RESUMABLE_CHANGES and saved.get(k) != current[k]]
+    changed = changed_settings(saved, current, RESUMABLE_CHANGES)
     if changed:
         diffs = ", ".join(f"{k} {saved.get(k)!r} -> {current[k]!r}" for k in changed)
         raise FauxshopError(f"{snapshot.path}: cannot resume with a changed {diffs}")
@@ -593,7 +482,14 @@ def _train(config: TrainConfig, resume: bool, env: Dist) -> dict[str, Any]:
             (config.seed * env.world_size + env.rank) * 1_000_003 + counters["cur_nimg"]
         )
     if env.is_main:
-        _start_run_dir(run, counters["tick"] if snapshot else None)
+        start_run_folder(
+            run.run_dir,
+            dataclasses.asdict(config),
+            indent=1,
+            logs=("log.csv", "metrics.jsonl"),
+            counter="tick",
+            resumed_at=counters["tick"] if snapshot else None,
+        )
 
     total_nimg = int(config.kimg * 1000)
     bar = progress_bar(
@@ -639,7 +535,7 @@ def _train(config: TrainConfig, resume: bool, env: Dist) -> dict[str, Any]:
             "ada_rt": r_t,
         }
         if env.is_main:
-            _append_csv(run.run_dir / "log.csv", row)
+            append_csv(run.run_dir / "log.csv", row)
             bar.set_postfix_str(
                 f"kimg {row['kimg']:.1f} {row['img_per_s']:.0f} img/s G {row['loss_G']:.3f} "
                 f"D {row['loss_D']:.3f} p {run.ada.p:.3f}",
@@ -668,16 +564,6 @@ def _over_budget(budget_s: float, spent_s: float, env: Dist) -> bool:
     if env.world_size > 1:
         dist.all_reduce(over, op=dist.ReduceOp.MAX)
     return bool(over)
-
-
-def _start_run_dir(run: Run, resumed_tick: int | None) -> None:
-    """Write this invocation's config.json; on resume, drop log rows past the snapshot."""
-    run.run_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_open(run.run_dir / "config.json", "w", encoding="utf-8") as f:
-        json.dump(dataclasses.asdict(run.config), f, indent=1)
-    if resumed_tick is not None:
-        for name in ("log.csv", "metrics.jsonl"):
-            _drop_rows_after(run.run_dir / name, resumed_tick)
 
 
 def _snapshot(run: Run, counters: dict[str, int], grid: tuple[torch.Tensor, torch.Tensor]) -> Path:
@@ -720,6 +606,5 @@ def _snapshot(run: Run, counters: dict[str, int], grid: tuple[torch.Tensor, torc
                 "snapshot": path.name,
                 **results,
             }
-            with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
+            append_jsonl(run_dir / "metrics.jsonl", record)
     return path

@@ -1,12 +1,13 @@
 """Fine-tune (or train from zero) a causal LM on the catalog's descriptions.
 
-Read top to bottom: config; set-up (corpus, tokenizer, model, optimiser); one loop of
-optimizer steps, each `grad_accum` micro-batches of windows, clipped, on a warmup + cosine
-learning rate. Every `eval_every` steps: val loss and perplexity to `log.jsonl`, and the
-model to `best/` when val improves; every `sample_every`: descriptions for fixed contexts
-to `samples.jsonl`; every `checkpoint_every`: `checkpoint/` (model, tokenizer and
-`trainer_state.pt`: optimiser, step, RNG). The data order is a pure function of the step,
-so `train_text(config, resume=True)` continues exactly as if the run had never stopped.
+Read top to bottom (the settings, `TextTrainConfig`, are in config.py): set-up (corpus,
+tokenizer, model, optimiser); one loop of optimizer steps, each `grad_accum` micro-batches
+of windows, clipped, on a warmup + cosine learning rate. Every `eval_every` steps: val loss
+and perplexity to `log.jsonl`, and the model to `best/` when val improves; every
+`sample_every`: descriptions for fixed contexts to `samples.jsonl`; every
+`checkpoint_every`: `checkpoint/` (model, tokenizer and `trainer_state.pt`: optimiser, step,
+RNG). The data order is a pure function of the step, so `train_text(config, resume=True)`
+continues exactly as if the run had never stopped.
 
 Under torchrun each rank takes its own windows and gradients are averaged; rank 0 writes.
 """
@@ -18,17 +19,18 @@ import dataclasses
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
 
-from fauxshop.atomic import atomic_open, recover_dir
+from fauxshop.atomic import recover_dir
 from fauxshop.errors import FauxshopError
 from fauxshop.progress import bar as progress_bar
 from fauxshop.runtime import (
+    AMP_DTYPES,
     Dist,
     average_grads,
     broadcast,
@@ -39,6 +41,7 @@ from fauxshop.runtime import (
     rng_preserved,
     seed_everything,
 )
+from fauxshop.text.config import TextTrainConfig
 from fauxshop.text.corpus import (
     Corpus,
     TokenCorpus,
@@ -58,8 +61,8 @@ from fauxshop.text.models import (
 )
 from fauxshop.text.sample import SamplingConfig, write
 from fauxshop.text.tokenizer import gpt2_tokenizer, prepare, train_bpe
+from fauxshop.training_run import AMP_MODES, append_jsonl, changed_settings, start_run_folder
 
-AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 # Fields a resumed run may change without breaking "as if it had never stopped".
 RESUMABLE_CHANGES = frozenset(
     {
@@ -75,68 +78,6 @@ RESUMABLE_CHANGES = frozenset(
         "out",
     }
 )
-
-
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
-
-
-@dataclass
-class TextTrainConfig:
-    out: str = field(metadata=_help("run folder (config, logs, best/, checkpoint/)"))
-    corpus: str = field(metadata=_help("corpus JSONL as `fauxshop pack` writes it"))
-    base: str = field(
-        default="",
-        metadata=_help("model to fine-tune: hub id (gpt2), local folder, .gguf file or smollm2"),
-    )
-    from_scratch: str = field(default="", metadata=_help("train a fresh GPT-2: tiny or small"))
-    tokenizer: str = field(
-        default="bpe", metadata=_help("with --from-scratch: bpe (learned here) or gpt2")
-    )
-    bpe_vocab: int = field(default=4096, metadata=_help("vocabulary size of a learned BPE"))
-    format: str = field(
-        default="context", metadata=_help("context (tags then description) or plain")
-    )
-    context_dropout: float = field(
-        default=0.3, metadata=_help("chance of leaving each tag out of a record's context")
-    )
-    block_size: int = field(default=256, metadata=_help("tokens per training window"))
-    batch: int = field(default=16, metadata=_help("windows per optimizer step, all ranks"))
-    grad_accum: int = field(default=1, metadata=_help("micro-batches per optimizer step"))
-    max_steps: int = field(default=2000, metadata=_help("optimizer steps in all"))
-    max_minutes: float | None = field(
-        default=None,
-        metadata=_help("also stop (evaluated, checkpointed) after this much wall-clock time"),
-    )
-    lr: float | None = field(
-        default=None, metadata=_help("peak learning rate (none: 6e-4 from scratch, 1e-4 base)")
-    )
-    min_lr_ratio: float = field(default=0.1, metadata=_help("cosine floor as a share of lr"))
-    warmup_steps: int = field(default=50, metadata=_help("linear warmup steps"))
-    weight_decay: float = field(default=0.1, metadata=_help("AdamW decay (not biases/norms)"))
-    grad_clip: float = field(default=1.0, metadata=_help("max gradient norm (0 = off)"))
-    dropout: float = field(default=0.1, metadata=_help("dropout of a from-scratch model"))
-    amp: str = field(
-        default="auto", metadata=_help("mixed precision: auto (bf16 on GPU), off, bf16, fp16")
-    )
-    eval_every: int = field(default=100, metadata=_help("steps between val evaluations"))
-    eval_windows: int = field(default=64, metadata=_help("val windows per evaluation"))
-    sample_every: int = field(default=500, metadata=_help("steps between samples (0 = off)"))
-    sample_contexts: str = field(
-        default="sleeveless red midi dress; long-sleeved black maxi dress; striped top",
-        metadata=_help("contexts sampled during training, separated by ;"),
-    )
-    checkpoint_every: int = field(default=500, metadata=_help("steps between checkpoints"))
-    patience: int = field(
-        default=0, metadata=_help("stop after this many evals without a better val (0 = off)")
-    )
-    seed: int = field(default=0, metadata=_help("same seed, same run (same device)"))
-    device: str = field(default="auto", metadata=_help("auto, cpu, cuda or cuda:N"))
-
-    def peak_lr(self) -> float:
-        if self.lr is not None:
-            return self.lr
-        return 6e-4 if self.from_scratch else 1e-4
 
 
 def lr_at(step: int, config: TextTrainConfig) -> float:
@@ -155,8 +96,8 @@ def _check_config(config: TextTrainConfig) -> None:
         raise FauxshopError("train-text: give exactly one of --base NAME or --from-scratch SIZE")
     if config.tokenizer not in ("bpe", "gpt2"):
         raise FauxshopError(f"--tokenizer {config.tokenizer!r}: choose bpe or gpt2")
-    if config.amp not in ("auto", *AMP_DTYPES):
-        raise FauxshopError(f"--amp {config.amp!r}: choose auto, {', '.join(AMP_DTYPES)}")
+    if config.amp not in ("auto", *AMP_MODES):
+        raise FauxshopError(f"--amp {config.amp!r}: choose auto, {', '.join(AMP_MODES)}")
     for name in ("block_size", "batch", "grad_accum", "max_steps", "eval_every"):
         if getattr(config, name) < 1:
             raise FauxshopError(f"--{name.replace('_', '-')} must be at least 1")
@@ -233,11 +174,7 @@ def _fresh_model(config: TextTrainConfig, corpus: Corpus) -> tuple[Any, Any]:
 
 def _check_resume(config: TextTrainConfig, run_dir: Path) -> None:
     saved = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-    changed = [
-        name
-        for name, value in dataclasses.asdict(config).items()
-        if name not in RESUMABLE_CHANGES and saved.get(name) != value
-    ]
+    changed = changed_settings(saved, dataclasses.asdict(config), RESUMABLE_CHANGES)
     if changed:
         raise FauxshopError(
             f"{run_dir}: cannot resume with changed {', '.join(changed)} "
@@ -341,21 +278,6 @@ def _restore_state(run: Run, path: Path) -> None:
     restore_rng(state["rng_tensors"], json.loads(state["rng_state"]))
 
 
-def _trim_log(path: Path, step: int) -> None:
-    """Drop log rows a crashed run wrote after its last checkpoint; the resumed run redoes them."""
-    if not path.is_file():
-        return
-    rows = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    kept = [line for line in rows if json.loads(line)["step"] <= step]
-    with atomic_open(path) as f:
-        f.write("".join(line + "\n" for line in kept))
-
-
-def _append(path: Path, row: dict[str, Any]) -> None:
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(row) + "\n")
-
-
 # ----------------------------------------------------------------------------------------------
 # Loop
 
@@ -407,7 +329,7 @@ def _sample(run: Run) -> None:
         records = write(run.model, run.tokenizer, contexts, settings, run.config.format)
     run.model.train()
     for record in records:
-        _append(run.run_dir / "samples.jsonl", {"step": run.step, **record})
+        append_jsonl(run.run_dir / "samples.jsonl", {"step": run.step, **record})
 
 
 def _eval_and_save(run: Run, train_loss: float, started: float, tokens_at_start: int) -> dict:
@@ -430,7 +352,7 @@ def _eval_and_save(run: Run, train_loss: float, started: float, tokens_at_start:
     else:
         run.evals_since_best += 1
     if run.env.is_main:
-        _append(run.run_dir / "log.jsonl", row)
+        append_jsonl(run.run_dir / "log.jsonl", row)
     return row
 
 
@@ -455,10 +377,15 @@ def _train(config: TextTrainConfig, resume: bool, env: Dist) -> dict[str, Any]:
     run = _build_run(config, resume, env)
     run.run_dir.mkdir(parents=True, exist_ok=True)
     if env.is_main:
-        with atomic_open(run.run_dir / "config.json") as f:
-            json.dump(dataclasses.asdict(config), f, indent=2)
-        _trim_log(run.run_dir / "log.jsonl", run.step)
-        _trim_log(run.run_dir / "samples.jsonl", run.step)
+        # Rows past the checkpoint (or, fresh, any rows at all) are the ones this run writes.
+        start_run_folder(
+            run.run_dir,
+            dataclasses.asdict(config),
+            indent=2,
+            logs=("log.jsonl", "samples.jsonl"),
+            counter="step",
+            resumed_at=run.step,
+        )
         _report_corpus(run)
 
     started, tokens_at_start = time.perf_counter(), run.tokens_seen
