@@ -32,9 +32,9 @@ def bench_project(args) -> dict:
     import numpy as np
 
     from fauxshop.catalog.demo_catalog import demo_product
-    from fauxshop.demo import DEMO_GENERATOR, DEMO_TAGGER
     from fauxshop.image.checkpoint import load_generator
     from fauxshop.latent.projection import ProjectConfig, perceptual_net, project
+    from fauxshop.products.models import DEMO_GENERATOR, DEMO_TAGGER
     from fauxshop.runtime import configure_torch
     from fauxshop.tagger.model import load_tagger
 
@@ -53,9 +53,9 @@ def bench_project(args) -> dict:
 
 
 def bench_directions(args) -> dict:
-    from fauxshop.demo import DEMO_GENERATOR, DEMO_TAGGER
     from fauxshop.image.checkpoint import load_generator
     from fauxshop.latent.directions import ganspace, interfacegan, sefa
+    from fauxshop.products.models import DEMO_GENERATOR, DEMO_TAGGER
     from fauxshop.tagger.model import load_tagger
 
     G, tagger = load_generator(DEMO_GENERATOR), load_tagger(DEMO_TAGGER)
@@ -72,9 +72,9 @@ def bench_directions(args) -> dict:
 
 
 def bench_rare(args) -> dict:
-    from fauxshop.demo import DEMO_GENERATOR, DEMO_TAGGER
     from fauxshop.image.checkpoint import load_generator, read_snapshot
     from fauxshop.latent.rare import RareConfig, rare_samples
+    from fauxshop.products.models import DEMO_GENERATOR, DEMO_TAGGER
     from fauxshop.tagger.model import load_tagger
 
     G, tagger = load_generator(DEMO_GENERATOR), load_tagger(DEMO_TAGGER)

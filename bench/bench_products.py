@@ -49,9 +49,9 @@ def main() -> None:
     os.environ.setdefault("FAUXSHOP_QUIET", "1")
     import torch
 
-    from fauxshop.demo import product_models
     from fauxshop.markdown import markdown_table
     from fauxshop.products.compose import ComposeConfig, compose
+    from fauxshop.products.models import product_models
 
     if args.threads:
         torch.set_num_threads(args.threads)

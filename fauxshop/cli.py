@@ -177,7 +177,8 @@ def _class_index(G, snapshot, name):
 
 def cmd_generate(args) -> int:
     from fauxshop.latent.generate import generate
-    from fauxshop.latent.sampling import parse_seeds, save_grid, save_images
+    from fauxshop.latent.sampling import parse_seeds
+    from fauxshop.pixels import save_grid, save_images
 
     G, snapshot = _generator(args)
     seeds = parse_seeds(args.seeds)
@@ -193,7 +194,8 @@ def cmd_generate(args) -> int:
 
 def cmd_mix(args) -> int:
     from fauxshop.latent.mixing import parse_styles, style_mix_grid
-    from fauxshop.latent.sampling import parse_seeds, save_png
+    from fauxshop.latent.sampling import parse_seeds
+    from fauxshop.pixels import save_png
 
     G, snapshot = _generator(args)
     styles = parse_styles(args.styles, G.num_ws, G.img_resolution)
@@ -268,7 +270,7 @@ def cmd_export_generator(args) -> int:
 
 
 def cmd_train_tagger(args) -> int:
-    from fauxshop.tagger.model import TaggerConfig
+    from fauxshop.tagger.config import TaggerConfig
     from fauxshop.tagger.train import format_report, train_tagger
 
     config = dataclass_from_args(TaggerConfig, args)
@@ -381,7 +383,8 @@ def cmd_edit(args) -> int:
     from fauxshop.latent.edit import edit_grid, parse_strengths
     from fauxshop.latent.generate import seeds_to_ws
     from fauxshop.latent.mixing import parse_styles
-    from fauxshop.latent.sampling import parse_seeds, save_png
+    from fauxshop.latent.sampling import parse_seeds
+    from fauxshop.pixels import save_png
 
     G, snapshot = _generator(args)
     fingerprint = generator_fingerprint(G)
@@ -418,8 +421,8 @@ def cmd_rare(args) -> int:
     from fauxshop.image.checkpoint import generator_fingerprint
     from fauxshop.latent.directions import parse_target
     from fauxshop.latent.rare import RareConfig, rare_samples, real_class_features
-    from fauxshop.latent.sampling import save_grid
     from fauxshop.markdown import markdown_table
+    from fauxshop.pixels import save_grid
 
     G, snapshot = _generator(args)
     config = dataclass_from_args(RareConfig, args)
@@ -444,9 +447,9 @@ def cmd_rare(args) -> int:
 
 
 def cmd_products(args) -> int:
-    from fauxshop.demo import product_models
     from fauxshop.products.compose import ComposeConfig, compose, format_report, regenerate
     from fauxshop.products.export import save_products
+    from fauxshop.products.models import product_models
 
     ws = Workspace.open(args.workdir)
     real = args.real or ws.newest_archive()
@@ -848,7 +851,7 @@ def _add_latent_verbs(sub, common) -> None:
     from fauxshop.latent.rare import RareConfig
     from fauxshop.products.compose import ComposeConfig
     from fauxshop.study.augmentation import StudyConfig
-    from fauxshop.tagger.model import TaggerConfig
+    from fauxshop.tagger.config import TaggerConfig
 
     p = _verb(
         sub,

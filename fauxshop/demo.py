@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,7 @@ from fauxshop.errors import FauxshopError
 from fauxshop.image.checkpoint import load_generator, read_snapshot
 from fauxshop.image.config import TrainConfig
 from fauxshop.image.train import train
-from fauxshop.latent.directions import interfacegan, parse_target
+from fauxshop.latent.directions import parse_target
 from fauxshop.latent.edit import (
     disentanglement,
     disentanglement_summary,
@@ -39,19 +38,23 @@ from fauxshop.latent.edit import (
 from fauxshop.latent.generate import generate, seeds_to_ws
 from fauxshop.latent.mixing import parse_styles, style_mix_grid
 from fauxshop.latent.rare import RareConfig, rare_samples, real_class_features
-from fauxshop.latent.sampling import save_grid, save_png
 from fauxshop.latent.walk import latent_walk, write_video
 from fauxshop.markdown import markdown_table
 from fauxshop.metrics.text import TrainingIndex, format_table, text_metrics
-from fauxshop.products.compose import (
-    ComposeConfig,
-    ProductModels,
-    compose,
-    load_models,
-)
+from fauxshop.pixels import save_grid, save_png
+from fauxshop.products.compose import ComposeConfig, compose
 from fauxshop.products.compose import format_report as format_products_report
 from fauxshop.products.export import save_products
-from fauxshop.tagger.model import TaggerConfig, load_tagger
+from fauxshop.products.models import (
+    DEMO_GENERATOR,
+    DEMO_TAGGER,
+    DEMO_WRITER,
+    DEMO_WRITER_CORPUS,
+    product_models,
+    slider_directions,
+)
+from fauxshop.tagger.config import TaggerConfig
+from fauxshop.tagger.model import load_tagger
 from fauxshop.tagger.train import evaluate_tagger, train_tagger
 from fauxshop.tagger.train import format_report as format_tagger_report
 from fauxshop.text.config import TextTrainConfig
@@ -62,17 +65,6 @@ from fauxshop.text.train import train_text
 from fauxshop.workspace import Workspace
 
 DEMO_SIZES = ((64, 32), (128, 64))
-DEMO_GENERATOR = Path(__file__).parent / "assets" / "demo-generator.safetensors"
-DEMO_WRITER = Path(__file__).parent / "assets" / "demo-writer"
-# Trained on a 3,000-product demo catalog (seed 0) with `train-tagger`, see docs/latent.md;
-# the demo's held-out photos are held out for it too (a product's split depends on its index).
-DEMO_TAGGER = Path(__file__).parent / "assets" / "demo-tagger.safetensors"
-# Length lives in the coarse ws rows of the 64x32 demo generator, colour in the middle ones:
-# edits confined there change less else (measured in docs/latent.md).
-DEMO_DIRECTIONS = (("length:midi,maxi", [0, 1, 2, 3]), ("colour:red", [4, 5, 6, 7]))
-# The corpus the shipped writer learned from (`demo-catalog --corpus-only`), for the
-# memorisation check: a description it writes must not be a copy of one of these.
-DEMO_WRITER_CORPUS = {"n": 6000, "seed": 1}
 # The shipped writer's architecture; the smoke run trains the same one briefly.
 DEMO_WRITER_CONFIG = dict(from_scratch="tiny", bpe_vocab=2048, block_size=256)
 DEMO_CONTEXTS = (
@@ -167,19 +159,6 @@ def run_demo(ws: Workspace, n: int = 600, seed: int = 0) -> None:
     print("then open http://127.0.0.1:8000/ (a product per visit) and /studio (editing)")
 
 
-def product_models(
-    real: Path, generator: Path | None = None, tagger: Path | None = None,
-    writer: Path | None = None,
-) -> ProductModels:  # fmt: skip
-    """The four models a product comes from (the shipped demo ones unless given) and the real
-    catalog novelty is checked against. With the demo writer, the texts it learned from count
-    as real too: a copy of one of them is no new description."""
-    seen = [r["description"] for r in demo_corpus(**DEMO_WRITER_CORPUS)] if writer is None else []
-    return load_models(
-        generator or DEMO_GENERATOR, tagger or DEMO_TAGGER, writer or DEMO_WRITER, real, seen
-    )
-
-
 def show_products(ws: Workspace, archive: Path, n: int = 12) -> None:
     """Products that don't exist, composed by the shipped models, checked against the demo
     catalog (and the writer's own training texts), stored, and shown in a gallery."""
@@ -250,10 +229,7 @@ def show_latent_tools(model: Path, tagger_path: Path, archive: Path, out: Path) 
     G = load_generator(model)
     names = read_snapshot(model).meta["label_names"]
     dress = names.index("dress")
-    found = [
-        replace(interfacegan(G, tagger, target, n=1000, class_index=dress), layers=layers)
-        for target, layers in DEMO_DIRECTIONS
-    ]
+    found = slider_directions(G, tagger, class_index=dress)
     table = disentanglement(G, tagger, found, range(32), 3.0, class_index=dress)
     print(markdown_table(disentanglement_summary(table)))
     dress_ws = seeds_to_ws(G, range(4), 0.7, dress)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fauxshop.demo import DEMO_GENERATOR, DEMO_TAGGER, DEMO_WRITER
 from fauxshop.image.checkpoint import load_generator, read_snapshot
 from fauxshop.latent.directions import sefa
 from fauxshop.latent.generate import generate
 from fauxshop.metrics.text import TrainingIndex
 from fauxshop.products.checks import RealCatalog
-from fauxshop.products.compose import ProductModels
+from fauxshop.products.models import DEMO_GENERATOR, DEMO_TAGGER, DEMO_WRITER, ProductModels
 from fauxshop.tagger.model import load_tagger
 from fauxshop.tagger.scoring import image_features
 from fauxshop.tagger.text import load_text_tagger

@@ -1,10 +1,10 @@
 import json
-import zipfile
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from fauxshop.catalog.archive import read_metadata
 from fauxshop.cli import build_parser, main
 
 VERBS = [
@@ -56,8 +56,7 @@ def test_pipeline_verbs_end_to_end(tmp_path, capsys):
     archive = tmp_path / "a.zip"
     assert main(["pack", "--size", "32x16", "--out", str(archive), "--workdir", str(work)]) == 0
     summary = json.loads(capsys.readouterr().out)
-    with zipfile.ZipFile(archive) as zf:
-        labels = json.loads(zf.read("dataset.json"))["labels"]
+    labels = read_metadata(archive)["labels"]
     assert summary["packed"] == len(labels) > 0
     assert main(["status", "--workdir", str(work)]) == 0
     status = capsys.readouterr().out
@@ -86,7 +85,7 @@ def test_demo_runs_every_stage(tmp_path, capsys):
 
 
 def test_sefa_directions_then_an_edit_grid_from_the_demo_generator(tmp_path, capsys):
-    from fauxshop.demo import DEMO_GENERATOR
+    from fauxshop.products.models import DEMO_GENERATOR
 
     files = ["--directions", str(tmp_path / "d.safetensors")]
     assert main(["directions", str(DEMO_GENERATOR), "--method", "sefa", "--k", "3", *files]) == 0
@@ -100,9 +99,9 @@ def test_sefa_directions_then_an_edit_grid_from_the_demo_generator(tmp_path, cap
 
 
 def test_interfacegan_directions_and_rare_jumpsuits_with_the_demo_tagger(tmp_path, capsys):
-    from fauxshop.demo import DEMO_GENERATOR, DEMO_TAGGER
     from fauxshop.image.checkpoint import generator_fingerprint, load_generator
     from fauxshop.latent.directions import load_directions
+    from fauxshop.products.models import DEMO_GENERATOR, DEMO_TAGGER
 
     files = ["--directions", str(tmp_path / "d.safetensors"), "--tagger", str(DEMO_TAGGER)]
     argv = ["directions", str(DEMO_GENERATOR), "--method", "interfacegan", "--class", "dress"]
@@ -135,7 +134,7 @@ def test_interfacegan_directions_and_rare_jumpsuits_with_the_demo_tagger(tmp_pat
 
 def test_project_verb_reports_psnr_and_skips_a_missing_photo(tmp_path, capsys):
     from fauxshop.catalog.demo_catalog import demo_product
-    from fauxshop.demo import DEMO_GENERATOR
+    from fauxshop.products.models import DEMO_GENERATOR
 
     demo_product(0, 0, 0.0).image.save(tmp_path / "dress.png")
     argv = ["project", str(DEMO_GENERATOR), str(tmp_path / "dress.png"), str(tmp_path / "no.png")]

@@ -15,7 +15,6 @@ import pytest
 import torch
 
 from fauxshop.catalog.store import Store
-from fauxshop.demo import DEMO_GENERATOR, DEMO_TAGGER, DEMO_WRITER
 from fauxshop.errors import FauxshopError
 from fauxshop.image.checkpoint import generator_fingerprint, load_generator, read_snapshot
 from fauxshop.metrics.text import TrainingIndex
@@ -27,8 +26,9 @@ from fauxshop.products.checks import (
     text_novelty,
     title_from_tags,
 )
-from fauxshop.products.compose import ComposeConfig, ProductModels, compose, regenerate
+from fauxshop.products.compose import ComposeConfig, compose, regenerate
 from fauxshop.products.export import save_products
+from fauxshop.products.models import DEMO_GENERATOR, DEMO_TAGGER, DEMO_WRITER, ProductModels
 from fauxshop.tagger.model import load_tagger
 from fauxshop.tagger.scoring import image_features
 from fauxshop.tagger.text import load_text_tagger

@@ -20,7 +20,6 @@ import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,25 +27,21 @@ import torch
 
 import fauxshop
 from fauxshop.errors import FauxshopError
-from fauxshop.image.checkpoint import generator_fingerprint, resolve_snapshot, snapshot_generator
 from fauxshop.latent.generate import render_ws, seeds_to_ws
 from fauxshop.latent.sampling import class_index
 from fauxshop.markdown import markdown_table
-from fauxshop.metrics.text import TrainingIndex
 from fauxshop.products.checks import (
     CHECKS,
-    RealCatalog,
     contradicted,
     tags_from_probs,
     text_novelty,
     title_from_tags,
 )
+from fauxshop.products.models import ProductModels
 from fauxshop.progress import bar
-from fauxshop.tagger.data import product_text, read_archive
-from fauxshop.tagger.model import Tagger, load_tagger, sidecar_path
+from fauxshop.tagger.data import product_text
 from fauxshop.tagger.scoring import image_features, score_images
-from fauxshop.tagger.text import TextTagger, fuse, load_text_tagger, text_tagger_path
-from fauxshop.text.models import load_trained, model_folder
+from fauxshop.tagger.text import fuse
 from fauxshop.text.sample import SamplingConfig, write
 
 STAGES = ("generate", "tag", "write", "verify", "novelty")
@@ -88,61 +83,6 @@ class ComposeConfig:
             temperature=self.temperature, top_p=self.top_p,
             max_new_tokens=self.max_new_tokens, seed=seed,
         )  # fmt: skip
-
-
-def _file_sha256(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
-@dataclass
-class ProductModels:
-    """The four models a product comes from, their hashes, and the real catalog."""
-
-    G: Any
-    label_names: list[str] | None
-    tagger: Tagger
-    text_tagger: TextTagger | None
-    writer: Any
-    tokenizer: Any
-    writer_format: str
-    real: RealCatalog
-    hashes: dict[str, str]
-
-
-def real_catalog(tagger: Tagger, archive: Path, extra_texts: list[str] = ()) -> RealCatalog:
-    """Features of every photo in a packed archive, and its products' descriptions (plus any
-    other real texts, e.g. the writer's training corpus)."""
-    data = read_archive(archive, heads=tagger.heads)
-    images = data.images.permute(0, 2, 3, 1).numpy()
-    descriptions = [t for t in (data.texts or []) if t] + list(extra_texts)
-    if not descriptions:
-        raise FauxshopError(f"{archive}: no descriptions beside it (its .corpus.jsonl)")
-    skus = data.skus or [str(i) for i in range(len(data))]
-    return RealCatalog(skus, image_features(tagger, images), TrainingIndex(descriptions), images)
-
-
-def load_models(
-    generator: Path, tagger: Path, writer: Path, real: Path, extra_texts: list[str] = ()
-) -> ProductModels:
-    snapshot = resolve_snapshot(generator)
-    G = snapshot_generator(snapshot)
-    image_tagger = load_tagger(tagger)
-    writer_model, tokenizer, meta = load_trained(writer)
-    text_tagger = load_text_tagger(tagger)
-    hashes = {
-        "generator": generator_fingerprint(G),
-        "tagger": json.loads(sidecar_path(tagger).read_text())["weights_sha256"],
-        "writer": _file_sha256(model_folder(writer) / "model.safetensors"),
-    }
-    if text_tagger is not None:
-        text_json = text_tagger_path(tagger).with_suffix(".json")
-        hashes["text_tagger"] = json.loads(text_json.read_text())["weights_sha256"]
-    return ProductModels(
-        G, snapshot.meta.get("label_names"),
-        image_tagger, text_tagger, writer_model, tokenizer, meta.get("format", "context"),
-        real_catalog(image_tagger, real, extra_texts), hashes,
-    )  # fmt: skip
 
 
 @dataclass

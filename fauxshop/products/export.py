@@ -16,8 +16,9 @@ from pathlib import Path
 
 from fauxshop.atomic import atomic_open
 from fauxshop.catalog.store import Store
-from fauxshop.latent.sampling import save_png
-from fauxshop.products.compose import Candidate, ComposeResult, RealCatalog
+from fauxshop.pixels import save_png
+from fauxshop.products.checks import RealCatalog
+from fauxshop.products.compose import Candidate, ComposeResult
 
 CSV_FIELDS = ("sku", "title", "category", "attributes", "description", "image", "nearest_sku",
               "image_distance", "longest_shared_share", "seed", "psi")  # fmt: skip

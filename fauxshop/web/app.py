@@ -21,7 +21,6 @@ skus of the catalog it loaded, so nothing outside the workspace can be reached.
 
 from __future__ import annotations
 
-import io
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -36,18 +35,16 @@ from PIL import Image
 from pydantic import BaseModel, Field
 
 from fauxshop.catalog.images import ImageProblem, inspect_image
+from fauxshop.errors import FauxshopError
 from fauxshop.latent.directions import Direction
 from fauxshop.latent.edit import edit_ws
 from fauxshop.latent.generate import render_ws, seeds_to_ws
 from fauxshop.latent.mixing import parse_styles, style_mix_grid
 from fauxshop.latent.projection import ProjectConfig, project, render_projection
-from fauxshop.products.compose import (
-    STAGES,
-    Candidate,
-    ComposeConfig,
-    ProductModels,
-    compose_one,
-)
+from fauxshop.latent.sampling import class_index
+from fauxshop.pixels import png_bytes
+from fauxshop.products.compose import STAGES, Candidate, ComposeConfig, compose_one
+from fauxshop.products.models import ProductModels
 from fauxshop.tagger.scoring import image_features
 
 STATIC = Path(__file__).parent / "static"
@@ -91,9 +88,7 @@ class Studio:
 
 
 def png(image: np.ndarray) -> Response:
-    buf = io.BytesIO()
-    Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(buf, format="PNG")
-    return Response(buf.getvalue(), media_type="image/png")
+    return Response(png_bytes(image), media_type="image/png")
 
 
 def create_app(studio: Studio) -> FastAPI:
@@ -110,12 +105,10 @@ def create_app(studio: Studio) -> FastAPI:
     def cls_of(cls: str | None) -> int | None:
         if not G.c_dim:
             return None
-        name = cls or (names[0] if names else "0")
-        if name in names:
-            return names.index(name)
-        if name.isdigit() and int(name) < G.c_dim:
-            return int(name)
-        raise HTTPException(422, f"unknown class {name!r}; classes: {', '.join(names)}")
+        try:
+            return class_index(G, cls or (names[0] if names else "0"), names)
+        except FauxshopError as e:
+            raise HTTPException(422, str(e)) from None
 
     def ws_of(source: Source) -> tuple[torch.Tensor, dict | None]:
         """A seed's ws, or a projected latent's ws and noise."""
@@ -235,7 +228,7 @@ def create_app(studio: Studio) -> FastAPI:
     @app.post("/api/save", summary="Compose a product and keep it in the store")
     def save(request: Source) -> dict:
         from fauxshop.catalog.store import Store
-        from fauxshop.latent.sampling import save_png
+        from fauxshop.pixels import save_png
 
         if request.latent is not None:
             raise HTTPException(422, "save takes a seed: a projected photo is not a new product")

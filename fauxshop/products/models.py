@@ -1,0 +1,128 @@
+"""The models a product comes from, loaded in one place: generator, tagger, writer, real catalog.
+
+It also owns the shipped demo models' paths and the studio's sliders, so the CLI, the web
+studio, the demo and the benches load models the same way without importing each other.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from fauxshop.catalog.demo_catalog import demo_corpus
+from fauxshop.digest import file_sha256
+from fauxshop.errors import FauxshopError
+from fauxshop.image.checkpoint import generator_fingerprint, resolve_snapshot, snapshot_generator
+from fauxshop.latent.directions import (
+    Direction,
+    interfacegan,
+    load_directions,
+    save_directions,
+)
+from fauxshop.metrics.text import TrainingIndex
+from fauxshop.products.checks import RealCatalog
+from fauxshop.tagger.data import read_archive
+from fauxshop.tagger.model import Tagger, load_tagger, sidecar_path
+from fauxshop.tagger.scoring import image_features
+from fauxshop.tagger.text import TextTagger, load_text_tagger, text_tagger_path
+from fauxshop.text.models import load_trained, model_folder
+
+ASSETS = Path(__file__).parent.parent / "assets"
+DEMO_GENERATOR = ASSETS / "demo-generator.safetensors"
+DEMO_WRITER = ASSETS / "demo-writer"
+# Trained on a 3,000-product demo catalog (seed 0) with `train-tagger`, see docs/latent.md;
+# the demo's held-out photos are held out for it too (a product's split depends on its index).
+DEMO_TAGGER = ASSETS / "demo-tagger.safetensors"
+# The corpus the shipped writer learned from (`demo-catalog --corpus-only`), for the
+# memorisation check: a description it writes must not be a copy of one of these.
+DEMO_WRITER_CORPUS = {"n": 6000, "seed": 1}
+# The studio's sliders: (tagger target, ws rows). Length lives in the coarse ws rows of the
+# 64x32 demo generator, colour in the middle ones: edits confined there change less else
+# (measured in docs/latent.md).
+SLIDERS = (("length:midi,maxi", [0, 1, 2, 3]), ("colour:red", [4, 5, 6, 7]))
+
+
+@dataclass
+class ProductModels:
+    """The four models a product comes from, their hashes, and the real catalog."""
+
+    G: Any
+    label_names: list[str] | None
+    tagger: Tagger
+    text_tagger: TextTagger | None
+    writer: Any
+    tokenizer: Any
+    writer_format: str
+    real: RealCatalog
+    hashes: dict[str, str]
+
+
+def real_catalog(tagger: Tagger, archive: Path, extra_texts: list[str] = ()) -> RealCatalog:
+    """Features of every photo in a packed archive, and its products' descriptions (plus any
+    other real texts, e.g. the writer's training corpus)."""
+    data = read_archive(archive, heads=tagger.heads)
+    images = data.images.permute(0, 2, 3, 1).numpy()
+    descriptions = [t for t in (data.texts or []) if t] + list(extra_texts)
+    if not descriptions:
+        raise FauxshopError(f"{archive}: no descriptions beside it (its .corpus.jsonl)")
+    skus = data.skus or [str(i) for i in range(len(data))]
+    return RealCatalog(skus, image_features(tagger, images), TrainingIndex(descriptions), images)
+
+
+def load_models(
+    generator: Path, tagger: Path, writer: Path, real: Path, extra_texts: list[str] = ()
+) -> ProductModels:
+    snapshot = resolve_snapshot(generator)
+    G = snapshot_generator(snapshot)
+    image_tagger = load_tagger(tagger)
+    writer_model, tokenizer, meta = load_trained(writer)
+    text_tagger = load_text_tagger(tagger)
+    hashes = {
+        "generator": generator_fingerprint(G),
+        "tagger": json.loads(sidecar_path(tagger).read_text())["weights_sha256"],
+        "writer": file_sha256(model_folder(writer) / "model.safetensors"),
+    }
+    if text_tagger is not None:
+        text_json = text_tagger_path(tagger).with_suffix(".json")
+        hashes["text_tagger"] = json.loads(text_json.read_text())["weights_sha256"]
+    return ProductModels(
+        G, snapshot.meta.get("label_names"),
+        image_tagger, text_tagger, writer_model, tokenizer, meta.get("format", "context"),
+        real_catalog(image_tagger, real, extra_texts), hashes,
+    )  # fmt: skip
+
+
+def product_models(
+    real: Path, generator: Path | None = None, tagger: Path | None = None,
+    writer: Path | None = None,
+) -> ProductModels:  # fmt: skip
+    """The four models a product comes from (the shipped demo ones unless given) and the real
+    catalog novelty is checked against. With the demo writer, the texts it learned from count
+    as real too: a copy of one of them is no new description."""
+    seen = [r["description"] for r in demo_corpus(**DEMO_WRITER_CORPUS)] if writer is None else []
+    return load_models(
+        generator or DEMO_GENERATOR, tagger or DEMO_TAGGER, writer or DEMO_WRITER, real, seen
+    )
+
+
+def slider_directions(G, tagger: Tagger, class_index: int | None, n: int = 1000) -> list[Direction]:
+    """The sliders found by InterFaceGAN with the tagger's labels, each confined to its rows."""
+    return [
+        replace(interfacegan(G, tagger, target, n=n, class_index=class_index), layers=rows)
+        for target, rows in SLIDERS
+    ]
+
+
+def studio_directions(models: ProductModels, cache: Path) -> list[Direction]:
+    """The sliders, cached per generator in `cache`: only the first start spends the sampling."""
+    fingerprint = generator_fingerprint(models.G)
+    if cache.with_suffix(".json").is_file():
+        try:
+            return load_directions(cache, fingerprint)
+        except FauxshopError:
+            pass  # made for another generator: find them again
+    found = slider_directions(models.G, models.tagger, 0 if models.G.c_dim else None)
+    save_directions(cache, found, fingerprint)
+    return found
