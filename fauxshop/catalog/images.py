@@ -18,13 +18,14 @@ stays False; nothing in fauxshop may set it.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
+
+from fauxshop.digest import file_sha256
 
 DEFAULT_MAX_PIXELS = 40_000_000
 
@@ -84,7 +85,7 @@ def inspect_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo
     except Exception as e:  # any plugin may fail its own way on hostile bytes
         reason = "image_truncated" if "truncated" in str(e) else "image_corrupt"
         raise ImageProblem(reason, f"{path}: {type(e).__name__}: {e}") from None
-    return ImageInfo(hashlib.sha256(data).hexdigest(), width, height, fmt)
+    return ImageInfo(file_sha256(data), width, height, fmt)
 
 
 def _read(path: Path) -> bytes:

@@ -30,6 +30,7 @@ from torch import nn
 
 import fauxshop
 from fauxshop.atomic import atomic_open, atomic_write_bytes
+from fauxshop.digest import file_sha256
 from fauxshop.errors import FauxshopError
 from fauxshop.image.networks import Generator
 from fauxshop.runtime import capture_rng, restore_rng
@@ -107,7 +108,7 @@ def save_checkpoint(run_dir: str | Path, state: dict[str, Any], keep: int = 3) -
         format=FORMAT,
         fauxshop_version=fauxshop.__version__,
         safetensors=f"{stem}.safetensors",
-        safetensors_sha256=hashlib.sha256(data).hexdigest(),
+        safetensors_sha256=file_sha256(data),
     )
     with atomic_open(run_dir / f"{stem}.json", "w", encoding="utf-8") as f:
         json.dump(meta, f, indent=1, sort_keys=True)
@@ -139,11 +140,6 @@ def _prune(run_dir: Path, keep: int) -> None:
 
 # ----------------------------------------------------------------------------------------------
 # Loading
-
-
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 @dataclass
@@ -192,7 +188,7 @@ def read_snapshot(path: str | Path) -> Snapshot:
     tensors = json_path.with_name(meta["safetensors"])
     if not tensors.is_file():
         raise FauxshopError(f"{json_path}: its tensors file {tensors.name} is missing")
-    if _sha256(tensors) != meta["safetensors_sha256"]:
+    if file_sha256(tensors) != meta["safetensors_sha256"]:
         raise FauxshopError(f"{tensors}: sha256 differs from the one its sidecar recorded")
     return Snapshot(tensors, meta)
 
@@ -249,7 +245,7 @@ def export_generator(path_or_run_dir: str | Path, out: str | Path) -> Path:
         fauxshop_version=fauxshop.__version__,
         exported_from=snapshot.path.name,
         safetensors=out.name,
-        safetensors_sha256=hashlib.sha256(data).hexdigest(),
+        safetensors_sha256=file_sha256(data),
     )
     out.with_suffix(".json").unlink(missing_ok=True)
     atomic_write_bytes(out, data)

@@ -25,7 +25,6 @@ their uint8 pixels (`tagger.scoring`), exactly as a saved image or a real photo 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ import scipy.special
 import torch
 
 from fauxshop.atomic import atomic_open, atomic_write_bytes
+from fauxshop.digest import file_sha256
 from fauxshop.errors import FauxshopError
 from fauxshop.image.networks import EqualLinear, Generator
 from fauxshop.latent.generate import render_ws, seeds_to_ws
@@ -93,7 +93,7 @@ def save_directions(
         "generator_fingerprint": generator_fingerprint,
         "directions": entries,
         "safetensors": path.name,
-        "safetensors_sha256": hashlib.sha256(data).hexdigest(),
+        "safetensors_sha256": file_sha256(data),
     }
     path.with_suffix(".json").unlink(missing_ok=True)  # uncommit before replacing the tensors
     atomic_write_bytes(path, data)
@@ -132,7 +132,7 @@ def load_directions(path: str | Path, expected_fingerprint: str) -> list[Directi
         data = tensors_path.read_bytes()
     except OSError as e:
         raise FauxshopError(f"{json_path}: cannot read its tensors file ({e})") from e
-    if hashlib.sha256(data).hexdigest() != meta["safetensors_sha256"]:
+    if file_sha256(data) != meta["safetensors_sha256"]:
         raise FauxshopError(f"{tensors_path}: sha256 differs from the one its sidecar recorded")
     tensors = safetensors.torch.load(data)
     return [

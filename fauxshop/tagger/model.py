@@ -14,7 +14,6 @@ the weights). Both are written atomically, weights first: the JSON is the commit
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from torch import nn
 
 import fauxshop
 from fauxshop.atomic import atomic_open, atomic_path
+from fauxshop.digest import file_sha256
 from fauxshop.errors import FauxshopError
 
 FORMAT = "fauxshop-tagger/1"
@@ -175,8 +175,7 @@ def save_tagger(tagger: Tagger, path: str | Path) -> Path:
     }
     with atomic_path(path) as tmp:
         safetensors.torch.save_file(tensors, str(tmp), metadata={"format": FORMAT})
-    with open(path, "rb") as f:
-        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    digest = file_sha256(path)
     meta = {
         "format": FORMAT,
         "fauxshop_version": fauxshop.__version__,
@@ -213,8 +212,7 @@ def load_tagger(path: str | Path, device: str | torch.device = "cpu") -> Tagger:
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise FauxshopError(f"{sidecar}: not a readable tagger sidecar ({e})") from e
     try:
-        with open(weights, "rb") as f:
-            digest = hashlib.file_digest(f, "sha256").hexdigest()
+        digest = file_sha256(weights)
     except OSError as e:
         raise FauxshopError(f"{weights}: cannot read tagger weights ({e})") from e
     if digest != meta.get("weights_sha256"):

@@ -19,7 +19,6 @@ TF-IDF vocabulary, sha256 of the weights) beside the image tagger's `NAME.safete
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import math
@@ -36,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fauxshop.atomic import atomic_open, atomic_path
+from fauxshop.digest import file_sha256
 from fauxshop.errors import FauxshopError
 from fauxshop.tagger.data import MISSING
 
@@ -254,7 +254,7 @@ def save_text_tagger(tagger: TextTagger, image_tagger: str | Path) -> Path:
     else:
         meta["minilm"] = tagger.encoder.source
     data = safetensors.torch.save(tensors, metadata={"format": FORMAT})
-    meta["weights_sha256"] = hashlib.sha256(data).hexdigest()
+    meta["weights_sha256"] = file_sha256(data)
     path.with_suffix(".json").unlink(missing_ok=True)  # uncommit before replacing weights
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
@@ -274,7 +274,7 @@ def load_text_tagger(image_tagger: str | Path) -> TextTagger | None:
         data = path.read_bytes()
         if meta.get("format") != FORMAT:
             raise ValueError(f"format {meta.get('format')!r}")
-        if hashlib.sha256(data).hexdigest() != meta["weights_sha256"]:
+        if file_sha256(data) != meta["weights_sha256"]:
             raise ValueError("weights differ from the sha256 the sidecar recorded")
         tensors = safetensors.torch.load(data)
         if meta["encoder"] == "tfidf":
