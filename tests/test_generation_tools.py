@@ -12,15 +12,9 @@ from fauxshop.image.networks import Generator
 from fauxshop.latent import walk
 from fauxshop.latent.generate import generate, seeds_to_ws
 from fauxshop.latent.mixing import mix_ws, parse_styles, style_mix_grid
-from fauxshop.latent.sampling import (
-    class_vector,
-    parse_seeds,
-    save_grid,
-    save_images,
-    to_uint8,
-    z_from_seed,
-)
+from fauxshop.latent.sampling import class_vector, parse_seeds, z_from_seed
 from fauxshop.latent.walk import latent_walk, loop_ws, write_video
+from fauxshop.pixels import save_grid, save_images, to_hwc_uint8
 
 H, W = 32, 16  # portrait: shorter side 16, so num_ws = 6 (coarse 0-3, middle 4-5)
 LABELS = ["Dress", "Top", "Shoe"]
@@ -100,7 +94,7 @@ def test_same_seed_same_image_whatever_the_batch(G):
 def test_psi_zero_gives_w_avg_for_every_seed(G):
     images = generate(G, [0, 1, 2], psi=0.0)
     ws = G.mapping.w_avg.expand(1, G.num_ws, -1)
-    expected = to_uint8(G.synthesis(ws))[0]
+    expected = to_hwc_uint8(G.synthesis(ws))[0]
     for img in images:
         assert max_diff(img, expected) <= 1
 
@@ -142,7 +136,7 @@ def test_style_mix_grid_is_the_papers_figure(G):
     by_hand = row_ws.clone()
     by_hand[:, :4] = col_ws[:, :4]
     assert torch.equal(mix_ws(row_ws, col_ws, styles)[0, 0], by_hand[0])
-    expected = to_uint8(G.synthesis(by_hand))[0]
+    expected = to_hwc_uint8(G.synthesis(by_hand))[0]
     assert max_diff(cell(3, 2), expected) <= 1
     assert max_diff(cell(3, 2), row_imgs[2]) > 10
 

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from fauxshop.image.networks import Generator
 from fauxshop.latent.generate import generate, seeds_to_ws
+from fauxshop.pixels import from_uint8
 
 W_DIM = 32  # z_dim too
 RES = 16  # directions_generator's: num_ws = 6: b4 (1 conv), b8 (2), b16 (2), plus the last toRGB
@@ -90,5 +91,5 @@ class FakeScorer:
 def calibrated_scorer(G: Generator) -> FakeScorer:
     """Jumpsuits are the top tenth of t over seeds 5000-5499, dresses the bottom 30%."""
     images = generate(G, range(5000, 5500))
-    t = FakeScorer().line(torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1)
+    t = FakeScorer().line(from_uint8(torch.from_numpy(images).permute(0, 3, 1, 2)))
     return FakeScorer(float(t.quantile(0.3)), float(t.quantile(0.9)))

@@ -8,8 +8,6 @@ workspace's images folder, sku `fmnist-{train,test}-00000`, category from the la
 from __future__ import annotations
 
 import gzip
-import hashlib
-import io
 import os
 import struct
 from concurrent.futures import ThreadPoolExecutor
@@ -17,12 +15,13 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from fauxshop.atomic import atomic_path
 from fauxshop.catalog.ingest import BATCH_SIZE, IngestReport, map_batches
 from fauxshop.catalog.store import ProductRecord, Store
+from fauxshop.digest import file_sha256
 from fauxshop.errors import FauxshopError
+from fauxshop.pixels import png_bytes
 from fauxshop.progress import progress
 from fauxshop.workspace import Workspace
 
@@ -138,7 +137,7 @@ def _product(
 ) -> tuple[ProductRecord, bool]:
     """Image `index` as a product, and whether its PNG had to be (re)written."""
     path = out_dir / f"{index:05d}.png"
-    png = _png(images[index])
+    png = png_bytes(images[index])
     wrote = _write_if_changed(path, png)
     label = int(labels[index])
     slug, name = CLASSES[label]
@@ -150,18 +149,12 @@ def _product(
         category=slug,
         attributes={"label": label},
         image_path=str(path),
-        image_sha256=hashlib.sha256(png).hexdigest(),
+        image_sha256=file_sha256(png),
         width=width,
         height=height,
         split=split,
     )
     return record, wrote
-
-
-def _png(image: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def _write_if_changed(path: Path, data: bytes) -> bool:

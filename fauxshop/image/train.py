@@ -27,9 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
-from PIL import Image
 
-from fauxshop.atomic import atomic_open
 from fauxshop.errors import FauxshopError
 from fauxshop.image.augment import AdaController, AugmentPipe
 from fauxshop.image.augment_spec import parse_augment_spec
@@ -45,6 +43,7 @@ from fauxshop.image.importers import TransferReport, frozen_d_params, init_from
 from fauxshop.image.loss import StyleGAN2Loss, r1_gamma_heuristic
 from fauxshop.image.networks import Discriminator, Generator
 from fauxshop.metrics.fid import compute_metrics
+from fauxshop.pixels import from_uint8, save_grid, to_hwc_uint8
 from fauxshop.progress import bar as progress_bar
 from fauxshop.runtime import (
     AMP_DTYPES,
@@ -146,7 +145,7 @@ def _batches(
 
 def _to_images(images: torch.Tensor, device: torch.device) -> torch.Tensor:
     """uint8 0..255 -> float [-1, 1] on device (channels_last on CPU, where it is faster)."""
-    x = images.to(device).float() / 127.5 - 1
+    x = from_uint8(images.to(device))
     return x.contiguous(memory_format=torch.channels_last) if device.type == "cpu" else x
 
 
@@ -215,15 +214,7 @@ def _grid_latents(G: Generator, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 def _save_grid(G: Generator, z: torch.Tensor, c: torch.Tensor, path: Path) -> None:
     device = next(G.parameters()).device
     images = G(z.to(device), c.to(device) if G.c_dim else None, noise_mode="const")
-    images = (images * 127.5 + 128).clamp(0, 255).to(torch.uint8).cpu()
-    rows, cols = GRID
-    _, ch, h, w = images.shape
-    grid = (
-        images.reshape(rows, cols, ch, h, w).permute(0, 3, 1, 4, 2).reshape(rows * h, cols * w, ch)
-    )
-    image = Image.fromarray(grid.squeeze(2).numpy() if ch == 1 else grid.numpy())
-    with atomic_open(path, "wb") as f:
-        image.save(f, format="PNG")
+    save_grid(to_hwc_uint8(images), path, cols=GRID[1])
 
 
 class TickStats:

@@ -26,7 +26,7 @@ from fauxshop.latent.directions import (
 )
 from fauxshop.latent.generate import render_ws, seeds_to_ws
 from fauxshop.latent.projection import render_projection
-from fauxshop.latent.sampling import tile_grid
+from fauxshop.pixels import tile_grid
 from fauxshop.tagger import ImageScorer
 
 

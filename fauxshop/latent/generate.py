@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from fauxshop.image.networks import Generator
-from fauxshop.latent.sampling import class_vector, to_uint8, z_from_seed
+from fauxshop.latent.sampling import class_vector, z_from_seed
+from fauxshop.pixels import to_hwc_uint8
 from fauxshop.runtime import in_fixed_batches
 
 
@@ -53,7 +54,7 @@ def render_ws(
     def synthesis(rows: torch.Tensor) -> torch.Tensor:
         return G.synthesis(rows, noise_mode=noise_mode)
 
-    return to_uint8(in_fixed_batches(synthesis, ws, batch, desc))
+    return to_hwc_uint8(in_fixed_batches(synthesis, ws, batch, desc))
 
 
 def generate(

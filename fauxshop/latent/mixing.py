@@ -18,7 +18,8 @@ import torch
 from fauxshop.errors import FauxshopError
 from fauxshop.image.networks import Generator
 from fauxshop.latent.generate import render_ws, seeds_to_ws
-from fauxshop.latent.sampling import parse_int_ranges, tile_grid
+from fauxshop.latent.sampling import parse_int_ranges
+from fauxshop.pixels import tile_grid
 
 STYLE_BANDS = {"coarse": (4, 8), "middle": (16, 32), "fine": (64, math.inf)}
 

@@ -49,15 +49,16 @@ from PIL import Image
 import fauxshop
 from fauxshop.atomic import atomic_open
 from fauxshop.catalog.images import ImageProblem, inspect_image
-from fauxshop.catalog.pack import letterbox, parse_colour
+from fauxshop.catalog.pack import parse_colour
 from fauxshop.errors import FauxshopError
 from fauxshop.image.checkpoint import generator_fingerprint
 from fauxshop.image.networks import Generator
 from fauxshop.latent.generate import in_fixed_batches
-from fauxshop.latent.sampling import class_vector, save_png, tile_grid, to_uint8
+from fauxshop.latent.sampling import class_vector
 from fauxshop.latent.walk import write_video
 from fauxshop.metrics.image_quality import psnr, ssim
 from fauxshop.metrics.inception import InceptionFeatures, to_inception_input
+from fauxshop.pixels import from_uint8, letterbox, save_png, tile_grid, to_hwc_uint8, to_pil
 from fauxshop.progress import bar, progress
 
 FORMAT = "fauxshop-projection/1"
@@ -179,7 +180,7 @@ def render_projection(G: Generator, ws: torch.Tensor, noise: dict[str, torch.Ten
     device = G.mapping.w_avg.device
     with torch.no_grad():
         noise = {k: v.to(device) for k, v in noise.items()}
-        images = to_uint8(synthesize(G, ws.to(device).reshape(-1, *ws.shape[-2:]), noise))
+        images = to_hwc_uint8(synthesize(G, ws.to(device).reshape(-1, *ws.shape[-2:]), noise))
     return images[0] if ws.ndim == 2 else images
 
 
@@ -238,8 +239,7 @@ def check_image(image: np.ndarray) -> np.ndarray:
 def fit_target(image: np.ndarray, G: Generator, background: str = "white") -> np.ndarray:
     """A photo letterboxed to G's size and channels, as `pack` frames training images."""
     image = check_image(image)
-    pil = Image.fromarray(image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image)
-    framed = letterbox(pil, *G.img_resolution, parse_colour(background))
+    framed = letterbox(to_pil(image), *G.img_resolution, parse_colour(background))
     return np.asarray(framed.convert("L"))[..., None] if G.img_channels == 1 else np.asarray(framed)
 
 
@@ -301,7 +301,7 @@ class ProjectionResult:
 
 def _to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
     """uint8 H x W x C -> 1 x C x H x W in [-1, 1], each grey level at its bin's centre."""
-    return torch.tensor(image, device=device).permute(2, 0, 1)[None].float() / 127.5 - 1
+    return from_uint8(torch.tensor(image, device=device).permute(2, 0, 1)[None])
 
 
 def _device(G: Generator, config: ProjectConfig) -> torch.device:
@@ -393,7 +393,7 @@ def project(
             for key, value in zip(HISTORY, [*(v.item() for v in losses), lr], strict=True):
                 history[key].append(value)
             if config.video_every and step % config.video_every == 0:
-                frames.append(to_uint8(x)[0])
+                frames.append(to_hwc_uint8(x)[0])
             progress_bar.update(1)
 
     ws = w_opt.detach().expand(G.num_ws, -1).contiguous()

@@ -1,18 +1,13 @@
-"""Seeds to latents and images to files: the parts every latent tool shares."""
+"""Seeds and classes to latents: the parts every latent tool shares (pixels are `pixels.py`'s)."""
 
 from __future__ import annotations
 
-import math
-import os
 import re
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
-from fauxshop.atomic import atomic_path
 from fauxshop.errors import FauxshopError
 from fauxshop.image.networks import Generator
 
@@ -91,44 +86,3 @@ def class_vector(
     if index is not None:
         c[index] = 1
     return c
-
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """N x C x H x W in [-1, 1] -> N x H x W x C uint8, rounded as NVIDIA's tools do."""
-    images = (images.detach().float() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
-    return images.permute(0, 2, 3, 1).cpu().numpy()
-
-
-def tile_grid(images: np.ndarray, cols: int, fill: int = 255) -> np.ndarray:
-    """Lay N x H x W x C images out row by row; empty cells take `fill` (white, like a
-    product photo's background)."""
-    n, h, w, c = images.shape
-    rows = max(1, math.ceil(n / cols))
-    grid = np.full((rows * h, cols * w, c), fill, dtype=np.uint8)
-    for i, img in enumerate(images):
-        r, col = divmod(i, cols)
-        grid[r * h : (r + 1) * h, col * w : (col + 1) * w] = img
-    return grid
-
-
-def save_png(image: np.ndarray, path: str | os.PathLike) -> Path:
-    """Write one H x W x C uint8 image (C = 1 or 3) atomically."""
-    pil = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
-    with atomic_path(path) as tmp:
-        pil.save(tmp, format="PNG")
-    return Path(path)
-
-
-def save_grid(
-    images: np.ndarray, path: str | os.PathLike, cols: int | None = None, fill: int = 255
-) -> Path:
-    """One PNG of all images; `cols` defaults to a near-square layout."""
-    cols = cols or math.ceil(math.sqrt(len(images)))
-    return save_png(tile_grid(images, cols, fill), path)
-
-
-def save_images(images: np.ndarray, folder: str | os.PathLike, names: Sequence[str]) -> list[Path]:
-    """One PNG per image, `names[i]` for image i (e.g. 'seed0042.png')."""
-    if len(names) != len(images):
-        raise ValueError(f"{len(images)} images but {len(names)} names")
-    return [save_png(img, Path(folder) / name) for img, name in zip(images, names, strict=True)]

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from fauxshop.atomic import atomic_path
 from fauxshop.errors import FauxshopError
 from fauxshop.image.networks import Generator
 from fauxshop.latent.generate import render_ws, seeds_to_ws
+from fauxshop.pixels import to_pil
 
 INTERPOLATIONS = ("cubic", "linear")
 
@@ -104,7 +104,7 @@ def _write_mp4(frames: np.ndarray, path: Path, fps: float) -> None:
 
 
 def _write_gif(frames: np.ndarray, path: Path, fps: float) -> None:
-    images = [Image.fromarray(f[..., 0] if f.shape[-1] == 1 else f) for f in frames]
+    images = [to_pil(f) for f in frames]
     duration = round(1000 / fps)  # GIF counts in milliseconds
     images[0].save(
         path, format="GIF", save_all=True, append_images=images[1:], duration=duration, loop=0

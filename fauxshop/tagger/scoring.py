@@ -13,13 +13,14 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from fauxshop.pixels import from_uint8
 from fauxshop.runtime import in_fixed_batches
 from fauxshop.tagger import ImageScorer
 
 
 def to_scorer_input(images: torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
     """N x H x W x C uint8 -> N x 3 x H x W float in [-1, 1], as real photos are scored."""
-    x = images.to(device).permute(0, 3, 1, 2).float() / 127.5 - 1
+    x = from_uint8(images.to(device).permute(0, 3, 1, 2))
     return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
 
 

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from fauxshop.atomic import atomic_open
 from fauxshop.errors import FauxshopError
+from fauxshop.pixels import from_uint8
 from fauxshop.progress import bar
 from fauxshop.runtime import configure_torch, seed_everything
 from fauxshop.tagger.data import MISSING, TaggerData, read_archive
@@ -43,11 +44,6 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
-
-
-def to_float(images: torch.Tensor) -> torch.Tensor:
-    """uint8 [0, 255] → float [-1, 1], the generator's range."""
-    return images.float() / 127.5 - 1.0
 
 
 def masked_cross_entropy(
@@ -79,7 +75,7 @@ def _predict_all(tagger: Tagger, images: torch.Tensor) -> dict[str, torch.Tensor
     device = next(tagger.parameters()).device
     try:
         chunks = [
-            tagger.predict(to_float(images[i : i + EVAL_BATCH].to(device)))
+            tagger.predict(from_uint8(images[i : i + EVAL_BATCH].to(device)))
             for i in range(0, len(images), EVAL_BATCH)
         ]
     finally:
@@ -215,7 +211,7 @@ def fit_tagger(
             tagger.train()
             epoch_start, epoch_loss = time.perf_counter(), 0.0
             for batch in torch.randperm(len(train), generator=generator).split(config.batch):
-                images = to_float(train.images[batch])
+                images = from_uint8(train.images[batch])
                 if config.flip:
                     flip = torch.rand(len(batch), generator=generator) < 0.5
                     images = torch.where(flip[:, None, None, None], images.flip(3), images)
