@@ -1,16 +1,12 @@
 from __future__ import annotations
 
-import io
-import json
-import zipfile
-
 import numpy as np
 import pytest
 import scipy.linalg
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
+from fauxshop.catalog import archive as archive_format
 from fauxshop.errors import FauxshopError
 from fauxshop.image.networks import Generator
 from fauxshop.metrics import fid as fid_module
@@ -26,6 +22,7 @@ from fauxshop.metrics.fid import (
     precision_recall,
     real_stats_for_archive,
 )
+from fauxshop.pixels import png_bytes
 
 
 class ProjectionFeatures:
@@ -51,14 +48,12 @@ def write_archive(path, seed: int, n: int = 8, labels: list[int] | None = None) 
     """A zip of RGB PNGs + dataset.json in the layout fauxshop's pack writes."""
     rng = np.random.default_rng(seed)
     entries = []
-    with zipfile.ZipFile(path, "w") as zf:
+    with archive_format.write_archive(path) as zf:
         for i in range(n):
             name = f"00000/img{i:08d}.png"
-            buf = io.BytesIO()
-            Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(buf, "PNG")
-            zf.writestr(name, buf.getvalue())
+            zf.add(name, png_bytes(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)))
             entries.append([name, labels[i] if labels else 0])
-        zf.writestr("dataset.json", json.dumps({"labels": entries if labels else None}))
+        zf.add_metadata({"labels": entries if labels else None})
 
 
 def tiny_generator(c_dim: int = 0) -> Generator:

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fauxshop.catalog.pack import PackConfig, corpus_path, letterbox, pack, parse_size
+from fauxshop.catalog.archive import read_metadata
+from fauxshop.catalog.pack import PackConfig, corpus_path, pack, parse_size
 from fauxshop.catalog.store import ProductRecord, Store
 from fauxshop.errors import FauxshopError
+from fauxshop.pixels import letterbox
 
 
 def _kept_store(tmp_path, n=5):
@@ -42,8 +44,8 @@ def test_archive_has_dataset_tool_layout_with_labels_and_extras(tmp_path):
     out = tmp_path / "a.zip"
     summary = pack(store, out, PackConfig(64, 32))
     assert summary["packed"] == 5 and summary["per_label"] == {"dress": 4, "jumpsuit": 1}
+    dataset = read_metadata(out)
     with zipfile.ZipFile(out) as zf:
-        dataset = json.loads(zf.read("dataset.json"))
         names = [n for n in zf.namelist() if n.endswith(".png")]
         assert names == [f"00000/img{i:08d}.png" for i in range(5)]
         first = Image.open(io.BytesIO(zf.read(names[0])))
@@ -139,7 +141,7 @@ def test_cut_class_keeps_k_train_images_of_the_class_and_everything_else(tmp_pat
     with zipfile.ZipFile(tmp_path / "a.zip") as a, zipfile.ZipFile(tmp_path / "cut.zip") as c:
         kept = [n for n in c.namelist() if n.endswith(".png")]
         assert all(a.read(n) == c.read(n) for n in kept)  # same bytes under the same names
-        assert json.loads(c.read("dataset.json"))["fauxshop"]["cut"]["of"] == 7
+    assert read_metadata(tmp_path / "cut.zip")["fauxshop"]["cut"]["of"] == 7
     again = cut_class(tmp_path / "a.zip", tmp_path / "again.zip", "dress", keep=2, seed=1)
     assert again == {**summary, "archive": str(tmp_path / "again.zip")}
     assert len(before) == 9

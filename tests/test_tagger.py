@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import io
 import json
-import zipfile
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
+from fauxshop.catalog import archive as archive_format
 from fauxshop.config_args import add_dataclass_args, dataclass_from_args
 from fauxshop.errors import FauxshopError
+from fauxshop.pixels import png_bytes
 from fauxshop.tagger import ImageScorer
 from fauxshop.tagger.data import MISSING, read_archive
 from fauxshop.tagger.model import Tagger, TaggerConfig, load_tagger, save_tagger
@@ -66,19 +65,17 @@ def demo_archive(tmp_path_factory):
 def write_archive(path, images, categories, attributes=None, splits=None, label_names=None):
     """A packed-style archive from uint8 H x W (grey) or H x W x 3 arrays."""
     labels, products = [], {}
-    with zipfile.ZipFile(path, "w") as zf:
+    with archive_format.write_archive(path) as zf:
         for i, (image, category) in enumerate(zip(images, categories, strict=True)):
             name = f"00000/img{i:08d}.png"
-            buf = io.BytesIO()
-            Image.fromarray(image).save(buf, format="PNG")
-            zf.writestr(name, buf.getvalue())
+            zf.add(name, png_bytes(image))
             labels.append([name, category])
             products[name] = {
                 "attributes": (attributes or [{}] * len(images))[i],
                 "split": splits[i] if splits else None,
             }
         meta = {"labels": labels, "fauxshop": {"label_names": label_names, "products": products}}
-        zf.writestr("dataset.json", json.dumps(meta))
+        zf.add_metadata(meta)
     return path
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import io
 import json
 import os
 import signal
@@ -13,7 +12,6 @@ import subprocess
 import sys
 import textwrap
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +21,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from fauxshop.catalog.archive import write_archive
 from fauxshop.errors import FauxshopError
 from fauxshop.image.checkpoint import (
     latest_snapshot,
@@ -41,6 +40,7 @@ from fauxshop.image.train import (
     lazy_adam_hparams,
     train,
 )
+from fauxshop.pixels import png_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {
@@ -59,7 +59,7 @@ def make_archive(path: Path, n: int = 32, size: int = 16, seed: int = 0, sizes=N
     """Boxes (label 0) and discs (label 1) in random colours, in pack's zip layout."""
     rng = np.random.default_rng(seed)
     labels = []
-    with zipfile.ZipFile(path, "w") as zf:
+    with write_archive(path) as zf:
         for i in range(n):
             side = sizes[i] if sizes else size
             img = np.full((side, side, 3), 255, np.uint8)
@@ -70,12 +70,9 @@ def make_archive(path: Path, n: int = 32, size: int = 16, seed: int = 0, sizes=N
                 yy, xx = np.mgrid[:side, :side] + 0.5 - side / 2
                 img[yy**2 + xx**2 < (side / 2 - margin) ** 2] = colour
             name = f"00000/img{i:08d}.png"
-            buf = io.BytesIO()
-            Image.fromarray(img).save(buf, format="PNG")
-            zf.writestr(name, buf.getvalue())
+            zf.add(name, png_bytes(img))
             labels.append([name, i % 2])
-        meta = {"labels": labels, "fauxshop": {"label_names": ["box", "disc"]}}
-        zf.writestr("dataset.json", json.dumps(meta))
+        zf.add_metadata({"labels": labels, "fauxshop": {"label_names": ["box", "disc"]}})
     return path
 
 

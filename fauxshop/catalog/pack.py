@@ -1,30 +1,25 @@
 """Pack kept products into a training archive and a text corpus.
 
-The archive is a zip of PNGs plus `dataset.json` in the layout of NVIDIA's
-dataset_tool (`{"labels": [[name, int], ...]}`), so it moves both ways between
-the two tools; fauxshop's own extras (label names, skus, attributes, splits)
-live under a separate key that dataset_tool ignores. The corpus beside it holds
-one JSON record per kept product for the text model.
+The archive (its format is `catalog/archive.py`'s) holds each kept photo letterboxed to
+one size, with its label and fauxshop's extras (label names, skus, attributes, splits).
+The corpus beside it holds one JSON record per kept product for the text model.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from PIL import Image, ImageColor
 
-from fauxshop.atomic import atomic_open, atomic_path
+from fauxshop.atomic import atomic_open
+from fauxshop.catalog.archive import member_name, write_archive
 from fauxshop.catalog.store import Store
 from fauxshop.errors import FauxshopError
+from fauxshop.pixels import letterbox, png_bytes
 from fauxshop.progress import progress
-
-# A fixed timestamp in every zip entry, so the same products give the same bytes.
-ZIP_DATE = (2020, 1, 1, 0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -64,17 +59,6 @@ def parse_colour(text: str) -> tuple[int, int, int]:
         raise FauxshopError(f"background {text!r}: not a colour name or #rrggbb") from e
 
 
-def letterbox(image: Image.Image, height: int, width: int, background) -> Image.Image:
-    """Fit the whole image inside height x width, centred, padding with the background."""
-    image = image.convert("RGB")
-    scale = min(width / image.width, height / image.height)
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    resized = image.resize(size, Image.Resampling.LANCZOS)
-    canvas = Image.new("RGB", (width, height), background)
-    canvas.paste(resized, ((width - size[0]) // 2, (height - size[1]) // 2))
-    return canvas
-
-
 def corpus_path(archive: Path) -> Path:
     """Where the text corpus of an archive lives: `NAME.corpus.jsonl` beside `NAME.zip`."""
     return archive.with_name(archive.stem + ".corpus.jsonl")
@@ -93,8 +77,7 @@ def pack(store: Store, out: Path, config: PackConfig) -> dict:
     config_record = {"out": str(out), **asdict(config)}
     with (
         store.recorded_run("pack", config_record, lambda: {"packed": len(labels), **skipped}),
-        atomic_path(out) as tmp,
-        zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf,
+        write_archive(out) as archive,
     ):
         for row in progress(rows, "pack", unit="img"):
             try:
@@ -104,10 +87,8 @@ def pack(store: Store, out: Path, config: PackConfig) -> dict:
                 skipped[f"unreadable: {type(e).__name__}"] += 1
                 continue
             index = len(labels)
-            name = f"{index // 1000:05d}/img{index:08d}.png"
-            buf = io.BytesIO()
-            framed.save(buf, format="PNG", optimize=False)
-            zf.writestr(zipfile.ZipInfo(name, ZIP_DATE), buf.getvalue())
+            name = member_name(index)
+            archive.add(name, png_bytes(framed))
             labels.append([name, label_of[row["category"]]])
             attributes = json.loads(row["attributes"])
             extras[name] = {"sku": row["sku"], "split": row["split"], "attributes": attributes}
@@ -130,8 +111,7 @@ def pack(store: Store, out: Path, config: PackConfig) -> dict:
                 "products": extras,
             },
         }
-        info = zipfile.ZipInfo("dataset.json", ZIP_DATE)
-        zf.writestr(info, json.dumps(dataset, sort_keys=True, ensure_ascii=False))
+        archive.add_metadata(dataset)
 
     with atomic_open(corpus_path(out), "w", encoding="utf-8") as f:
         for record in corpus:
@@ -146,14 +126,3 @@ def pack(store: Store, out: Path, config: PackConfig) -> dict:
         "per_label": dict(sorted(per_label.items())),
         "splits": dict(Counter(r["split"] for r in corpus)),
     }
-
-
-def read_metadata(path: Path) -> dict:
-    """An archive's dataset.json (labels, and fauxshop's per-image metadata)."""
-    try:
-        with zipfile.ZipFile(path) as zf:
-            return json.loads(zf.read("dataset.json"))
-    except KeyError as e:
-        raise FauxshopError(f"{path}: no dataset.json in the archive (labels needed)") from e
-    except (zipfile.BadZipFile, OSError, ValueError) as e:
-        raise FauxshopError(f"{path}: cannot read dataset.json ({e})") from e

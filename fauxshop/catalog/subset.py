@@ -7,14 +7,18 @@ metadata, so the cut images are simply absent; which ones stay is fixed by the s
 
 from __future__ import annotations
 
-import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from fauxshop.atomic import atomic_path
-from fauxshop.catalog.pack import ZIP_DATE, read_metadata
+from fauxshop.catalog.archive import (
+    label_names,
+    open_archive,
+    products,
+    read_member,
+    read_metadata,
+    write_archive,
+)
 from fauxshop.errors import FauxshopError
 
 
@@ -32,18 +36,18 @@ def cut_class(
     another cut kept: a generator and a classifier then see the same few); returns counts."""
     archive, out = Path(archive), Path(out)
     meta = read_metadata(archive)
-    names = meta.get("fauxshop", {}).get("label_names") or []
+    names = label_names(meta)
     if class_name not in names:
         raise FauxshopError(f"{archive}: no class {class_name!r}; it has {', '.join(names)}")
     label = names.index(class_name)
-    products = meta["fauxshop"].get("products", {})
+    extras = products(meta)
     candidates = [
         name
         for name, lab in meta["labels"]
-        if lab == label and products.get(name, {}).get("split", split) == split
+        if lab == label and extras.get(name, {}).get("split", split) == split
     ]
     if keep_skus is not None:
-        kept = {name for name in candidates if products.get(name, {}).get("sku") in keep_skus}
+        kept = {name for name in candidates if extras.get(name, {}).get("sku") in keep_skus}
         keep = len(kept)
     elif not 0 <= keep <= len(candidates):
         raise FauxshopError(f"keep must be 0..{len(candidates)} {class_name} images, got {keep}")
@@ -56,18 +60,13 @@ def cut_class(
         "labels": labels,
         "fauxshop": {
             **meta["fauxshop"],
-            "products": {k: v for k, v in products.items() if k not in dropped},
+            "products": {k: v for k, v in extras.items() if k not in dropped},
             "cut": {"class": class_name, "split": split, "kept": keep, "of": len(candidates),
                     "seed": seed, "source": archive.name},
         },
     }  # fmt: skip
-    with (
-        zipfile.ZipFile(archive) as src,
-        atomic_path(out) as tmp,
-        zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as dst,
-    ):
+    with open_archive(archive) as src, write_archive(out) as dst:
         for name, _ in labels:
-            dst.writestr(zipfile.ZipInfo(name, ZIP_DATE), src.read(name))
-        info = zipfile.ZipInfo("dataset.json", ZIP_DATE)
-        dst.writestr(info, json.dumps(subset, sort_keys=True, ensure_ascii=False))
+            dst.add(name, read_member(src, name))
+        dst.add_metadata(subset)
     return {"archive": str(out), "images": len(labels), "kept": keep, "cut": len(dropped)}

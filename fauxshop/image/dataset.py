@@ -1,17 +1,13 @@
 """Training images from an archive (zip of images + dataset.json), and the order they are read in.
 
-The archive layout is NVIDIA dataset_tool's: image entries read in sorted name order, labels in
-`dataset.json` as `{"labels": [[name, int], ...]}`, and fauxshop's own label names under
-`{"fauxshop": {"label_names": [...]}}`. Images are decoded lazily, one entry at a time, so an
+The archive format (member names, labels, decoding) is `catalog/archive.py`'s; this module
+makes it a torch Dataset. Images are decoded lazily, one entry at a time, so an
 archive larger than memory still trains; every header is checked once on open, so a stray
 image size fails in seconds rather than hours into a run.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import os
 import zipfile
 from collections.abc import Iterator
@@ -20,11 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
+from fauxshop.catalog import archive
 from fauxshop.errors import FauxshopError
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 class ImageArchive(torch.utils.data.Dataset):
@@ -40,7 +34,7 @@ class ImageArchive(torch.utils.data.Dataset):
         self._zip_handle: tuple[int, zipfile.ZipFile] | None = None
         if not self.path.is_file():
             raise FauxshopError(f"{self.path}: no such image archive")
-        names = sorted(n for n in self._zip().namelist() if n.lower().endswith(IMAGE_SUFFIXES))
+        names = archive.image_names(self._zip())
         if not names:
             raise FauxshopError(f"{self.path}: no PNG or JPEG images in the archive")
         self.names = names
@@ -55,30 +49,17 @@ class ImageArchive(torch.utils.data.Dataset):
     def _zip(self) -> zipfile.ZipFile:
         """One open handle per process: DataLoader workers must not share a file position."""
         if self._zip_handle is None or self._zip_handle[0] != os.getpid():
-            try:
-                self._zip_handle = (os.getpid(), zipfile.ZipFile(self.path))
-            except (zipfile.BadZipFile, OSError) as e:
-                raise FauxshopError(f"{self.path}: not a readable zip archive ({e})") from e
+            self._zip_handle = (os.getpid(), archive.open_archive(self.path))
         return self._zip_handle[1]
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_zip_handle": None}
 
-    def _read(self, name: str) -> bytes:
-        try:
-            return self._zip().read(name)
-        except (zipfile.BadZipFile, OSError, KeyError) as e:
-            raise FauxshopError(f"{self.path}: {name}: cannot read entry ({e})") from e
-
     def _check_headers(self) -> tuple[int, tuple[int, int]]:
         """Channels and (H, W) shared by every image; headers only, so it is quick."""
         first = None
         for name in self.names:
-            try:
-                with Image.open(io.BytesIO(self._read(name))) as img:
-                    shape = (1 if img.mode == "L" else 3, (img.height, img.width))
-            except (OSError, ValueError) as e:
-                raise FauxshopError(f"{self.path}: {name}: unreadable image ({e})") from e
+            shape = archive.image_shape(self._zip(), name)
             if first is None:
                 first = shape
             elif shape != first:
@@ -90,13 +71,10 @@ class ImageArchive(torch.utils.data.Dataset):
 
     def _read_labels(self) -> tuple[np.ndarray | None, list[str]]:
         """Integer labels in image order (None if the archive has none) and their names."""
-        if "dataset.json" not in self._zip().namelist():
+        meta = archive.metadata(self._zip())
+        if meta is None:
             return None, []
-        try:
-            meta = json.loads(self._read("dataset.json"))
-        except ValueError as e:
-            raise FauxshopError(f"{self.path}: dataset.json is not valid JSON ({e})") from e
-        names = list((meta.get("fauxshop") or {}).get("label_names") or [])
+        names = archive.label_names(meta)
         if not meta.get("labels"):
             return None, names
         by_name = dict(meta["labels"])
@@ -124,9 +102,8 @@ class ImageArchive(torch.utils.data.Dataset):
 
     @cached_property
     def fingerprint(self) -> str:
-        """sha256 of the zip's bytes: a run resumes only on the data it started with."""
-        with open(self.path, "rb") as f:
-            return hashlib.file_digest(f, "sha256").hexdigest()
+        """The archive's fingerprint: a run resumes only on the data it started with."""
+        return archive.archive_fingerprint(self.path)
 
     def __len__(self) -> int:
         return self.num_images * (2 if self.xflip else 1)
@@ -134,13 +111,7 @@ class ImageArchive(torch.utils.data.Dataset):
     def image(self, index: int) -> torch.Tensor:
         """uint8 C x H x W, mirrored for indices past the real images."""
         name = self.names[index % self.num_images]
-        try:
-            with Image.open(io.BytesIO(self._read(name))) as img:
-                array = np.asarray(img if img.mode == "L" else img.convert("RGB"))
-        except (OSError, ValueError) as e:
-            raise FauxshopError(f"{self.path}: {name}: unreadable image ({e})") from e
-        if array.ndim == 2:
-            array = array[:, :, None]
+        array = archive.decode_image(self._zip(), name)
         if index >= self.num_images:
             array = array[:, ::-1]
         tensor = torch.from_numpy(np.array(array.transpose(2, 0, 1)))  # a writable copy

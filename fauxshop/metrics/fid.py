@@ -8,8 +8,6 @@ never change, so they are cached per (archive content, item count, extractor).
 from __future__ import annotations
 
 import hashlib
-import io
-import json
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
@@ -20,13 +18,22 @@ from typing import Protocol
 import numpy as np
 import scipy.linalg
 import torch
-from PIL import Image
 
 from fauxshop.atomic import atomic_open
+from fauxshop.catalog.archive import (
+    archive_fingerprint,
+    decode_image,
+    image_names,
+    label_names,
+    metadata,
+    open_archive,
+)
 from fauxshop.errors import FauxshopError
 from fauxshop.metrics.inception import InceptionFeatures
+from fauxshop.pixels import to_uint8
 from fauxshop.progress import progress
 
+# The members FID reads: BMP and WebP too, where training (archive.IMAGE_SUFFIXES) does not.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
 # (n, rng) -> n x c_dim labels; drawing from `rng` keeps label choice reproducible per seed.
@@ -181,35 +188,12 @@ def precision_recall(
 # Features of a real archive (zip of PNGs + dataset.json, NVIDIA dataset_tool layout)
 
 
-def _open_archive(path: str | Path) -> zipfile.ZipFile:
-    try:
-        return zipfile.ZipFile(path)
-    except (OSError, zipfile.BadZipFile) as e:
-        raise FauxshopError(f"{path}: cannot read the image archive ({e})") from e
-
-
-def _image_names(zf: zipfile.ZipFile) -> list[str]:
-    """Image entries in sorted order, as NVIDIA's dataset loader reads them."""
-    return sorted(n for n in zf.namelist() if n.lower().endswith(IMAGE_SUFFIXES))
-
-
-def _decode(zf: zipfile.ZipFile, name: str) -> np.ndarray:
-    """One entry as H x W x C uint8: grey stays one channel, anything else becomes RGB."""
-    try:
-        with Image.open(io.BytesIO(zf.read(name))) as img:
-            return np.asarray(img if img.mode == "L" else img.convert("RGB")).reshape(
-                img.height, img.width, -1
-            )
-    except (OSError, ValueError) as e:
-        raise FauxshopError(f"{zf.filename}: {name}: unreadable image ({e})") from e
-
-
 def _archive_batches(zf: zipfile.ZipFile, names: list[str], batch: int) -> Iterator[torch.Tensor]:
     """N x C x H x W uint8 batches of the named images, which must all match the first."""
     pending: list[np.ndarray] = []
     first_shape = None
     for name in progress(names, "real features", unit="img"):
-        image = _decode(zf, name)
+        image = decode_image(zf, name)
         first_shape = first_shape or image.shape
         if image.shape != first_shape:
             raise FauxshopError(
@@ -231,26 +215,18 @@ def archive_features(
     batch: int = 32,
 ) -> np.ndarray:
     """Features of the first `max_items` images of the archive (None: all of them)."""
-    with _open_archive(archive_zip) as zf:
-        names = _image_names(zf)[:max_items]
+    with open_archive(archive_zip) as zf:
+        names = image_names(zf, IMAGE_SUFFIXES)[:max_items]
         if not names:
             raise FauxshopError(f"{archive_zip}: no images in the archive")
         return np.concatenate([feature_extractor(x) for x in _archive_batches(zf, names, batch)])
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def stats_cache_path(
     archive_zip: str | Path, cache_dir: str | Path, max_items: int | None, extractor_id: str
 ) -> Path:
     """Cache file keyed by the archive's bytes (not its name), item count and extractor."""
-    key = f"{sha256_file(archive_zip)}|{max_items}|{extractor_id}"
+    key = f"{archive_fingerprint(archive_zip)}|{max_items}|{extractor_id}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:20]
     return Path(cache_dir) / f"{Path(archive_zip).stem}-{digest}.npz"
 
@@ -281,9 +257,8 @@ def real_stats_for_archive(
 
 def _dataset_meta(archive_zip: str | Path) -> tuple[list[str], dict]:
     """The archive's image names (sorted) and its dataset.json ({} when it has none)."""
-    with _open_archive(archive_zip) as zf:
-        has_meta = "dataset.json" in zf.namelist()
-        return _image_names(zf), json.loads(zf.read("dataset.json")) if has_meta else {}
+    with open_archive(archive_zip) as zf:
+        return image_names(zf, IMAGE_SUFFIXES), metadata(zf) or {}
 
 
 def archive_label_sampler(archive_zip: str | Path, c_dim: int) -> LabelSampler | None:
@@ -317,11 +292,6 @@ def _uniform_labels(c_dim: int) -> LabelSampler:
         return torch.nn.functional.one_hot(torch.randint(c_dim, (n,), generator=rng), c_dim).float()
 
     return sample
-
-
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """Generator output in about [-1, 1] -> uint8 pixels, rounded as when saved to PNG."""
-    return (images * 127.5 + 128).clamp(0, 255).to(torch.uint8)
 
 
 @torch.inference_mode()
@@ -378,13 +348,12 @@ METRICS: dict[str, Callable[[FeatureStats, FeatureStats], dict[str, float]]] = {
 
 
 def archive_labels(archive_zip: str | Path) -> tuple[np.ndarray, list[str]]:
-    """Integer labels of the archive's images in `_image_names` order, and the label names."""
+    """Integer labels of the archive's images in `archive_features` order, and the label names."""
     names, meta = _dataset_meta(archive_zip)
     by_name = dict(meta.get("labels") or [])
     if not by_name or any(not isinstance(by_name.get(n), int) for n in names):
         raise FauxshopError(f"{archive_zip}: per-class metrics need an integer label per image")
-    label_names = list((meta.get("fauxshop") or {}).get("label_names") or [])
-    return np.array([by_name[n] for n in names]), label_names
+    return np.array([by_name[n] for n in names]), label_names(meta)
 
 
 def per_class_fid(

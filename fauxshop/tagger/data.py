@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fauxshop.catalog.pack import corpus_path, read_metadata
+from fauxshop.catalog.archive import products, read_metadata
+from fauxshop.catalog.pack import corpus_path
 from fauxshop.catalog.taxonomy import ATTRIBUTE_VALUES
 from fauxshop.errors import FauxshopError
 from fauxshop.image.dataset import ImageArchive
@@ -100,8 +101,7 @@ def read_archive(path: str | Path, heads: dict[str, tuple[str, ...]] | None = No
     tagger's), otherwise category names come from the archive and attributes from the taxonomy."""
     path = Path(path)
     archive = ImageArchive(path, use_labels=True)
-    meta = read_metadata(path)
-    extras = (meta.get("fauxshop") or {}).get("products") or {}
+    extras = products(read_metadata(path))
     category_names = list(archive.label_names) or [str(i) for i in range(archive.c_dim)]
     records = [extras.get(name) or {} for name in archive.names]
     attributes = [record.get("attributes") or {} for record in records]
