@@ -37,6 +37,7 @@ from torch import nn
 from fauxshop.atomic import atomic_open, atomic_path
 from fauxshop.digest import file_sha256
 from fauxshop.errors import FauxshopError
+from fauxshop.hf import transformers_quietly
 from fauxshop.tagger.data import MISSING
 
 FORMAT = "fauxshop-text-tagger/1"
@@ -110,8 +111,6 @@ class MiniLMEncoder:
     kind = "minilm"
 
     def __init__(self, source: str | None = None, batch: int = 64) -> None:
-        from fauxshop.text.models import transformers_quietly
-
         transformers = transformers_quietly()
         self.source = source or minilm_source()
         try:

@@ -16,6 +16,7 @@ from typing import Any
 
 from fauxshop.atomic import atomic_dir, recover_dir
 from fauxshop.errors import FauxshopError
+from fauxshop.hf import transformers_quietly
 from fauxshop.text.tokenizer import prepare
 
 SHIPPED_SMOLLM2 = "smollm2"
@@ -26,15 +27,6 @@ SCRATCH_SIZES: dict[str, dict[str, int]] = {
     "tiny": {"n_layer": 4, "n_head": 4, "n_embd": 256},
     "small": {"n_layer": 12, "n_head": 12, "n_embd": 768},
 }
-
-
-def transformers_quietly():
-    """The transformers module with its info logs and save/load bars off: noise in our output."""
-    import transformers
-
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
-    return transformers
 
 
 def shipped_smollm2() -> Path:
