@@ -14,14 +14,15 @@ from fauxshop.config_args import add_dataclass_args, dataclass_from_args
 from fauxshop.errors import FauxshopError
 from fauxshop.pixels import png_bytes
 from fauxshop.tagger import ImageScorer
+from fauxshop.tagger.config import TaggerConfig
 from fauxshop.tagger.data import MISSING, read_archive
-from fauxshop.tagger.model import Tagger, TaggerConfig, load_tagger, save_tagger
+from fauxshop.tagger.loss import masked_cross_entropy
+from fauxshop.tagger.model import Tagger, load_tagger, save_tagger
 from fauxshop.tagger.scoring import score_images
 from fauxshop.tagger.text import head_accuracy, load_text_tagger
 from fauxshop.tagger.train import (
     evaluate_tagger,
     format_report,
-    masked_cross_entropy,
     train_tagger,
 )
 

@@ -32,8 +32,9 @@ from fauxshop.latent.generate import generate
 from fauxshop.latent.rare import RareConfig, rare_samples
 from fauxshop.latent.sampling import class_index
 from fauxshop.markdown import markdown_table
+from fauxshop.tagger.config import TaggerConfig
 from fauxshop.tagger.data import TaggerData, read_archive
-from fauxshop.tagger.model import TaggerConfig, load_tagger
+from fauxshop.tagger.model import load_tagger
 from fauxshop.tagger.train import evaluate, fit_tagger
 
 METRICS = ("rare_recall", "rare_precision", "rare_f1", "macro_f1", "accuracy")

@@ -6,9 +6,10 @@ the `ImageScorer` protocol below, so any classifier with these three members plu
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import torch
+if TYPE_CHECKING:  # annotations only: the light fauxshop.tagger.config must not pull in torch
+    import torch
 
 
 class ImageScorer(Protocol):

@@ -39,6 +39,7 @@ from fauxshop.digest import file_sha256
 from fauxshop.errors import FauxshopError
 from fauxshop.hf import transformers_quietly
 from fauxshop.tagger.data import MISSING
+from fauxshop.tagger.loss import masked_cross_entropy
 
 FORMAT = "fauxshop-text-tagger/1"
 ENCODERS = ("tfidf", "minilm")
@@ -182,8 +183,6 @@ def fit_text_tagger(
     fitted to convergence with L-BFGS, penalty |W|²/(2·c·N) (c: the usual inverse strength).
     c = 100 was best of 1, 10, 100 on held-out demo products at 134 and 2,492 training texts.
     (Adam on the same loss stalled: held-out colour 0.66 where converged L-BFGS gets 1.00.)"""
-    from fauxshop.tagger.train import masked_cross_entropy
-
     torch.manual_seed(seed)
     tagger = TextTagger(encoder, heads)
     vectors = encoder.encode(texts)

@@ -19,15 +19,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from fauxshop.atomic import atomic_open
 from fauxshop.errors import FauxshopError
 from fauxshop.pixels import from_uint8
 from fauxshop.progress import bar
 from fauxshop.runtime import configure_torch, seed_everything
+from fauxshop.tagger.config import TaggerConfig
 from fauxshop.tagger.data import MISSING, TaggerData, read_archive
-from fauxshop.tagger.model import Tagger, TaggerConfig, save_tagger
+from fauxshop.tagger.loss import masked_cross_entropy
+from fauxshop.tagger.model import Tagger, save_tagger
 from fauxshop.tagger.text import (
     TextTagger,
     fit_text_tagger,
@@ -36,6 +37,7 @@ from fauxshop.tagger.text import (
     make_encoder,
     save_text_tagger,
 )
+from fauxshop.training_run import start_run_folder
 
 EVAL_BATCH = 256
 
@@ -44,19 +46,6 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
-
-
-def masked_cross_entropy(
-    logits: dict[str, torch.Tensor], labels: dict[str, torch.Tensor]
-) -> torch.Tensor:
-    """Sum over heads of the mean cross-entropy over labelled images; a head with no label
-    in the batch adds exactly zero (and no gradient)."""
-    total = next(iter(logits.values())).new_zeros(())
-    for name, head_logits in logits.items():
-        target = labels[name]
-        loss = F.cross_entropy(head_logits, target, ignore_index=MISSING, reduction="sum")
-        total = total + loss / (target != MISSING).sum().clamp(min=1)
-    return total
 
 
 def cosine_lr(step: int, total: int, peak: float) -> float:
@@ -244,9 +233,7 @@ def train_tagger(archive: str | Path, out: str | Path, config: TaggerConfig) -> 
     train, test = data.select("train"), data.select("test")
     if not len(train):
         raise FauxshopError(f"{archive}: no training images (split 'train')")
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_open(out / "config.json", encoding="utf-8") as f:
-        json.dump({"archive": str(archive), **dataclasses.asdict(config)}, f, indent=2)
+    start_run_folder(out, {"archive": str(archive), **dataclasses.asdict(config)}, indent=2)
     log_rows: list[dict] = []
 
     def log(row: dict) -> None:
