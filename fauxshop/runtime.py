@@ -65,12 +65,12 @@ def process_group(device_name: str) -> Iterator[Dist]:
             dist.destroy_process_group()
         raise
     if env.owns_group:
-        dist.barrier()  # without it rank 1 may abort while rank 0 tears down (DESIGN.md)
+        dist.barrier()  # without it rank 1 may abort while rank 0 tears down the group
         dist.destroy_process_group()
 
 
 def configure_torch(device: torch.device) -> None:
-    """CPU: flush denormals (20-30x faster here, DESIGN.md) and deterministic kernels."""
+    """CPU: flush denormals (20-30x faster convolutions on this CPU) and deterministic kernels."""
     if device.type == "cpu":
         torch.set_flush_denormal(True)
         torch.use_deterministic_algorithms(True, warn_only=True)

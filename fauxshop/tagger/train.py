@@ -190,7 +190,7 @@ def fit_tagger(
         raise FauxshopError("tagger: no training images")
     tagger = Tagger(config, train.heads, config.working_size() or train.resolution).to(device)
     memory_format = torch.channels_last if device.type == "cpu" else torch.contiguous_format
-    tagger = tagger.to(memory_format=memory_format)  # 2x faster convs on CPU (DESIGN.md)
+    tagger = tagger.to(memory_format=memory_format)  # channels_last: 2x faster convs on CPU
     optimizer = _optimizer(tagger, config)
     generator = torch.Generator().manual_seed(config.seed)
     total_steps = config.epochs * math.ceil(len(train) / config.batch)
