@@ -39,15 +39,14 @@ TINY_TEXT = {
 @pytest.fixture(scope="session")
 def tiny_text_run(text_corpus, tmp_path_factory):
     """A tiny run trained for 60 steps on `text_corpus` (shared: training is the slow part)."""
-    import os
-
     from fauxshop.text.config import TextTrainConfig
     from fauxshop.text.train import train_text
 
-    os.environ["FAUXSHOP_QUIET"] = "1"
     out = tmp_path_factory.mktemp("text-run") / "run"
     config = TextTrainConfig(
         out=str(out), corpus=str(text_corpus), max_steps=60, eval_every=20, **TINY_TEXT
     )
-    train_text(config)
+    with pytest.MonkeyPatch.context() as mp:  # session scope: the `monkeypatch` fixture can't
+        mp.setenv("FAUXSHOP_QUIET", "1")
+        train_text(config)
     return out

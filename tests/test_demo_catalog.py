@@ -80,7 +80,9 @@ def test_products_file_has_the_promised_fields(catalog):
 def test_images_are_portrait_and_of_the_declared_sizes(catalog):
     out, _ = catalog
     truth = {t["sku"]: t for t in _read_jsonl(out / "ground_truth.jsonl")}
-    for row in _read_jsonl(out / "products.jsonl"):
+    rows = _read_jsonl(out / "products.jsonl")
+    assert rows
+    for row in rows:
         with Image.open(out / row["image"]) as img:
             assert img.mode == "RGB"
             width, height = img.size
@@ -95,10 +97,12 @@ def test_ground_truth_matches_products_and_summary(catalog):
     out, summary = catalog
     rows = _read_jsonl(out / "products.jsonl")
     truths = _read_jsonl(out / "ground_truth.jsonl")
-    assert [t["sku"] for t in truths] == [r["sku"] for r in rows]
+    assert rows and [t["sku"] for t in truths] == [r["sku"] for r in rows]
     for row, truth in zip(rows, truths, strict=True):
         assert truth["flaw"] is None or truth["flaw"] in FLAWS
-        for attribute in CATEGORY_ATTRIBUTES[row["category"]]:
+        attributes = CATEGORY_ATTRIBUTES[row["category"]]
+        assert attributes
+        for attribute in attributes:
             assert truth[attribute] == row[attribute]
     flaws = Counter(t["flaw"] or "none" for t in truths)
     assert summary["per_flaw"] == dict(sorted(flaws.items()))
@@ -121,6 +125,7 @@ def test_every_attribute_value_is_reachable_and_frequencies_vary():
         assert set(plan.attrs) == set(CATEGORY_ATTRIBUTES[plan.category])
         for attribute, value in plan.attrs.items():
             seen[attribute][value] += 1
+    assert ATTRIBUTE_VALUES
     for attribute, values in ATTRIBUTE_VALUES.items():
         assert set(seen[attribute]) == set(values), attribute
     colours = seen["colour"].most_common()

@@ -285,6 +285,7 @@ def test_match_names_names_components_by_their_strongest_effect(G, scorer):
 
 def test_moves_of_an_unordered_head_do_not_cancel(G, scorer, bright):
     row = disentanglement(G, scorer, [bright], range(20), strength=2.0)[0]
+    assert scorer.heads
     for head in scorer.heads:
         assert 0 <= row[f"{head} moved/step"] <= 0.5 / 2.0  # total variation per unit step
     assert row["brightness moved/step"] > 0.01

@@ -95,6 +95,7 @@ def test_psi_zero_gives_w_avg_for_every_seed(G):
     images = generate(G, [0, 1, 2], psi=0.0)
     ws = G.mapping.w_avg.expand(1, G.num_ws, -1)
     expected = to_hwc_uint8(G.synthesis(ws))[0]
+    assert len(images) == 3
     for img in images:
         assert max_diff(img, expected) <= 1
 

@@ -173,7 +173,9 @@ def test_gradients_reach_every_parameter():
     g, d = with_noise(make_g((32, 16), c_dim=3)), make_d((32, 16), c_dim=3)
     c = one_hot([0, 1, 2, 1], 3)
     d(g(torch.randn(4, 32), c, noise_mode="random"), c).sum().backward()
-    for name, p in [*g.named_parameters(), *d.named_parameters()]:
+    params = [*g.named_parameters(), *d.named_parameters()]
+    assert params
+    for name, p in params:
         assert p.grad is not None and p.grad.abs().sum() > 0, name
 
 

@@ -179,6 +179,7 @@ def test_prune_records_verdicts_sheets_and_scores(tmp_path):
         measurements = json.loads(right["measurements"])
         assert measurements["failed"] == ["composition"] and measurements["box_dx"] > 0.2
 
+        assert RULES
         for rule in RULES:
             scores = summary["scores"][rule]
             assert scores["precision"] == scores["recall"] == 1.0, rule

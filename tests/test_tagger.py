@@ -109,6 +109,7 @@ def test_loader_marks_inapplicable_labels_missing(demo_archive):
     data = read_archive(demo_archive)
     assert set(data.heads) == {"category", "colour", "pattern", "sleeve", "length", "neckline"}
     category = [data.heads["category"][i] for i in data.labels["category"]]
+    assert category
     for i, name in enumerate(category):
         assert (data.labels["sleeve"][i] == MISSING) == (name == "skirt")
         assert (data.labels["neckline"][i] == MISSING) == (name == "skirt")

@@ -94,6 +94,7 @@ def test_resume_continues_exactly(text_corpus, tmp_path, monkeypatch):
 
     a, _, _ = load_trained(Path(straight.out) / "checkpoint")
     b, _, _ = load_trained(Path(interrupted.out) / "checkpoint")
+    assert a.state_dict()
     for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         assert torch.equal(pa, pb), name
     strip = ("seconds", "tokens_per_s")
@@ -210,6 +211,7 @@ def test_two_processes_under_torchrun_match_one(text_corpus, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     a, _, _ = load_trained(Path(single.out) / "checkpoint")
     b, _, _ = load_trained(Path(double.out) / "checkpoint")
+    assert a.state_dict()
     for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         assert torch.allclose(pa, pb, atol=1e-5), name
 
