@@ -21,10 +21,11 @@ STAGES = ("render", "ingest", "prune", "pack")
 
 
 def run_stage(stage: str, work: Path, n: int) -> dict:
+    from fauxshop.catalog.config import PruneConfig
     from fauxshop.catalog.demo_catalog import write_demo_catalog
     from fauxshop.catalog.ingest import ingest_table
     from fauxshop.catalog.pack import PackConfig, pack
-    from fauxshop.catalog.prune import PruneConfig, prune
+    from fauxshop.catalog.prune import prune
     from fauxshop.catalog.store import Store
 
     catalog = work / "catalog"

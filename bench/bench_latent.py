@@ -33,7 +33,8 @@ def bench_project(args) -> dict:
 
     from fauxshop.catalog.demo_catalog import demo_product
     from fauxshop.image.checkpoint import load_generator
-    from fauxshop.latent.projection import ProjectConfig, perceptual_net, project
+    from fauxshop.latent.config import ProjectConfig
+    from fauxshop.latent.projection import perceptual_net, project
     from fauxshop.products.models import DEMO_GENERATOR, DEMO_TAGGER
     from fauxshop.runtime import configure_torch
     from fauxshop.tagger.model import load_tagger
@@ -73,7 +74,8 @@ def bench_directions(args) -> dict:
 
 def bench_rare(args) -> dict:
     from fauxshop.image.checkpoint import load_generator, read_snapshot
-    from fauxshop.latent.rare import RareConfig, rare_samples
+    from fauxshop.latent.config import RareConfig
+    from fauxshop.latent.rare import rare_samples
     from fauxshop.products.models import DEMO_GENERATOR, DEMO_TAGGER
     from fauxshop.tagger.model import load_tagger
 

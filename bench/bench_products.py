@@ -22,10 +22,11 @@ from pathlib import Path
 
 def demo_archive(root: Path, n: int) -> Path:
     """Render, ingest, prune and pack a demo catalog at the generator's 64x32."""
+    from fauxshop.catalog.config import PruneConfig
     from fauxshop.catalog.demo_catalog import write_demo_catalog
     from fauxshop.catalog.ingest import ingest_table
     from fauxshop.catalog.pack import PackConfig, pack
-    from fauxshop.catalog.prune import PruneConfig, prune
+    from fauxshop.catalog.prune import prune
     from fauxshop.catalog.store import Store
 
     write_demo_catalog(root / "catalog", n=n, seed=0)
@@ -50,7 +51,8 @@ def main() -> None:
     import torch
 
     from fauxshop.markdown import markdown_table
-    from fauxshop.products.compose import ComposeConfig, compose
+    from fauxshop.products.compose import compose
+    from fauxshop.products.config import ComposeConfig
     from fauxshop.products.models import product_models
 
     if args.threads:

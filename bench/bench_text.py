@@ -128,7 +128,8 @@ def _sampling_setup(args):
 
 
 def sample_ours(args) -> float:
-    from fauxshop.text.sample import SamplingConfig, write
+    from fauxshop.text.config import SamplingConfig
+    from fauxshop.text.sample import write
 
     model, tokenizer, contexts = _sampling_setup(args)
     model.generation_config.min_new_tokens = args.max_new_tokens  # write() leaves it unset
@@ -205,7 +206,7 @@ def main() -> None:
         return
 
     from fauxshop.catalog.demo_catalog import demo_corpus
-    from fauxshop.text.sample import SamplingConfig
+    from fauxshop.text.config import SamplingConfig
 
     with tempfile.TemporaryDirectory(prefix="fauxshop-bench-") as tmp:
         rows = demo_corpus(args.records, seed=0)

@@ -18,16 +18,18 @@ from pathlib import Path
 import numpy as np
 
 from fauxshop.atomic import atomic_open
+from fauxshop.catalog.config import PruneConfig
 from fauxshop.catalog.demo_catalog import demo_corpus, write_demo_catalog
 from fauxshop.catalog.ingest import ingest_table
 from fauxshop.catalog.pack import PackConfig, pack
-from fauxshop.catalog.prune import PruneConfig, format_report, load_ground_truth, prune
+from fauxshop.catalog.prune import format_report, load_ground_truth, prune
 from fauxshop.catalog.status import format_status
 from fauxshop.catalog.store import Store
 from fauxshop.errors import FauxshopError
 from fauxshop.image.checkpoint import load_generator, read_snapshot
 from fauxshop.image.config import TrainConfig
 from fauxshop.image.train import train
+from fauxshop.latent.config import RareConfig
 from fauxshop.latent.directions import parse_target
 from fauxshop.latent.edit import (
     disentanglement,
@@ -37,13 +39,14 @@ from fauxshop.latent.edit import (
 )
 from fauxshop.latent.generate import generate, seeds_to_ws
 from fauxshop.latent.mixing import parse_styles, style_mix_grid
-from fauxshop.latent.rare import RareConfig, rare_samples, real_class_features
+from fauxshop.latent.rare import rare_samples, real_class_features
 from fauxshop.latent.walk import latent_walk, write_video
 from fauxshop.markdown import markdown_table
 from fauxshop.metrics.text import TrainingIndex, format_table, text_metrics
 from fauxshop.pixels import save_grid, save_png
-from fauxshop.products.compose import ComposeConfig, compose
+from fauxshop.products.compose import compose
 from fauxshop.products.compose import format_report as format_products_report
+from fauxshop.products.config import ComposeConfig
 from fauxshop.products.export import save_products
 from fauxshop.products.models import (
     DEMO_GENERATOR,
@@ -57,10 +60,10 @@ from fauxshop.tagger.config import TaggerConfig
 from fauxshop.tagger.model import load_tagger
 from fauxshop.tagger.train import evaluate_tagger, train_tagger
 from fauxshop.tagger.train import format_report as format_tagger_report
-from fauxshop.text.config import TextTrainConfig
+from fauxshop.text.config import SamplingConfig, TextTrainConfig
 from fauxshop.text.corpus import read_corpus
 from fauxshop.text.models import load_trained
-from fauxshop.text.sample import SamplingConfig, write
+from fauxshop.text.sample import write
 from fauxshop.text.train import train_text
 from fauxshop.workspace import Workspace
 

@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -27,6 +29,21 @@ def test_every_verb_has_help_with_an_example(verb, capsys):
 def test_parser_knows_every_verb():
     sub = next(a for a in build_parser()._actions if a.dest == "verb")
     assert sorted(sub.choices) == sorted(VERBS)
+
+
+def test_help_loads_no_heavy_library():
+    """`fauxshop --help` and every `fauxshop VERB --help` answer without importing torch,
+    numpy or scipy: the parser is built from light config modules only."""
+    code = (
+        "import contextlib, io, sys\n"
+        "from fauxshop.cli import main\n"
+        f"for argv in [['--help']] + [[v, '--help'] for v in {VERBS!r}]:\n"
+        "    with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "        main(argv)\n"
+        "print(sorted(m for m in ('torch', 'numpy', 'scipy') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_user_errors_are_one_line_with_exit_code_2(tmp_path, capsys):

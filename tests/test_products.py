@@ -26,7 +26,8 @@ from fauxshop.products.checks import (
     text_novelty,
     title_from_tags,
 )
-from fauxshop.products.compose import ComposeConfig, compose, regenerate
+from fauxshop.products.compose import compose, regenerate
+from fauxshop.products.config import ComposeConfig
 from fauxshop.products.export import save_products
 from fauxshop.products.models import DEMO_GENERATOR, DEMO_TAGGER, DEMO_WRITER, ProductModels
 from fauxshop.tagger.model import load_tagger

@@ -6,8 +6,9 @@ import torch
 from tiny_models import CATEGORIES, calibrated_scorer, directions_generator
 
 from fauxshop.errors import FauxshopError
+from fauxshop.latent.config import RareConfig
 from fauxshop.latent.generate import generate, seeds_to_ws
-from fauxshop.latent.rare import RareConfig, mix_class_ws, rare_samples
+from fauxshop.latent.rare import mix_class_ws, rare_samples
 from fauxshop.tagger.scoring import image_features, score_images
 
 

@@ -10,9 +10,10 @@ from conftest import write_jsonl
 
 from fauxshop.cli import main
 from fauxshop.errors import FauxshopError
+from fauxshop.text.config import SamplingConfig
 from fauxshop.text.evaluate import evaluate_run
 from fauxshop.text.models import load_trained
-from fauxshop.text.sample import SamplingConfig, write
+from fauxshop.text.sample import write
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from itertools import islice
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from PIL import Image
 from scipy import ndimage
 
 from fauxshop.atomic import atomic_path
+from fauxshop.catalog.config import PruneConfig
 from fauxshop.progress import progress
 
 RULES: tuple[str, ...] = ("size", "non_product", "background", "composition")
@@ -43,41 +44,6 @@ FLAW_RULES: dict[str, str] = {
     "blank_placeholder": "non_product",
     "fabric_closeup": "non_product",
 }
-
-
-def _help(text: str, default):
-    return field(default=default, metadata={"help": text})
-
-
-@dataclass
-class PruneConfig:
-    min_side: int = _help("size: shortest image side in pixels a photo must have", 300)
-    work_side: int = _help("longest side of the copy the rules measure on", 128)
-    foreground_distance: float = _help(
-        "RGB distance from the backdrop colour above which a pixel is foreground", 20.0
-    )
-    blank_max_ink: float = _help(
-        "non_product: at most this share of foreground pixels means nothing is pictured", 0.02
-    )
-    plain_border_min: float = _help(
-        "background: share of border pixels matching the backdrop for it to count as plain", 0.68
-    )
-    texture_similarity_min: float = _help(
-        "non_product: centre looking at least this much like the border means fabric only", 0.5
-    )
-    object_share_min: float = _help(
-        "non_product: below this share of foreground in one piece, it is a print, not a product",
-        0.75,
-    )
-    max_offset: float = _help(
-        "composition: product box centre at most this far from the image centre (share of side)",
-        0.12,
-    )
-    max_centroid_offset: float = _help(
-        "composition: centroid at most this far from the centre (lopsided shoes are fine)",
-        0.25,
-    )
-    batch_size: int = _help("verdicts written per store transaction", 256)
 
 
 # -- measurements -----------------------------------------------------------------------------

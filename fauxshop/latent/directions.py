@@ -48,7 +48,6 @@ from fauxshop.tagger.scoring import score_images
 
 FORMAT = "fauxshop-directions/1"
 SCORE_CHUNK = 256  # images rendered and scored at once
-METHODS = ("interfacegan", "ganspace", "sefa")
 
 
 @dataclass

@@ -37,7 +37,7 @@ import time
 import zipfile
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -53,6 +53,7 @@ from fauxshop.catalog.pack import parse_colour
 from fauxshop.errors import FauxshopError
 from fauxshop.image.checkpoint import generator_fingerprint
 from fauxshop.image.networks import Generator
+from fauxshop.latent.config import ProjectConfig
 from fauxshop.latent.generate import in_fixed_batches
 from fauxshop.latent.sampling import class_vector
 from fauxshop.latent.walk import write_video
@@ -62,57 +63,8 @@ from fauxshop.pixels import from_uint8, letterbox, save_png, tile_grid, to_hwc_u
 from fauxshop.progress import bar, progress
 
 FORMAT = "fauxshop-projection/1"
-SPACES = ("w", "w+")
-FEATURES = ("inception", "scorer", "none")
 NOISE_SUFFIX = "noise_const"
 HISTORY = ("loss", "pixel", "perceptual", "noise_reg", "lr")  # per-step records, in order
-
-
-def _help(text: str, default):
-    return field(default=default, metadata={"help": text})
-
-
-@dataclass(frozen=True)
-class ProjectConfig:
-    """Settings of a projection, saved in every NAME.npz; defaults are the paper's."""
-
-    steps: int = _help("optimisation steps (the paper uses 1000)", 1000)
-    space: str = _help(
-        "w: one latent for every layer; w+: one per layer (closer, less editable)", "w"
-    )
-    lr: float = _help("peak Adam learning rate", 0.1)
-    lr_rampup: float = _help("fraction of the steps over which lr rises from 0", 0.05)
-    lr_rampdown: float = _help("fraction of the steps at the end over which lr falls to 0", 0.25)
-    w_noise: float = _help("noise added to w at the start, as a fraction of std(W)", 0.05)
-    w_noise_ramp: float = _help("fraction of the steps after which w gets no more noise", 0.75)
-    noise_weight: float = _help("weight of the noise maps' autocorrelation penalty", 1e5)
-    perceptual_weight: float = _help("weight of the mean squared feature difference", 1.0)
-    pixel_weight: float = _help("weight of the pixel MSE (pixels in [-1, 1])", 1.0)
-    features: str = _help(
-        "perceptual features: inception, scorer (the tagger) or none", "inception"
-    )
-    w_avg_samples: int = _help("mapped z averaged for the starting w and std(W)", 10000)
-    background: str = _help("colour that pads a photo of another aspect ratio", "white")
-    video_every: int = _help("keep a video frame every N steps (0: no video)", 10)
-    seed: int = _help("seed of the w_avg samples, the starting noise and w's noise", 0)
-    device: str | None = _help("cpu, cuda or cuda:N (default: where G's weights are)", None)
-
-    def __post_init__(self) -> None:
-        problems = []
-        if self.steps < 1:
-            problems.append(f"steps must be >= 1, got {self.steps}")
-        if self.space not in SPACES:
-            problems.append(f"space must be one of {SPACES}, got {self.space!r}")
-        if self.features not in FEATURES:
-            problems.append(f"features must be one of {FEATURES}, got {self.features!r}")
-        for name in ("lr_rampup", "lr_rampdown", "w_noise_ramp"):
-            if not 0 <= getattr(self, name) <= 1:
-                problems.append(f"{name} must be a fraction in [0, 1], got {getattr(self, name)}")
-        if self.w_avg_samples < 1 or self.video_every < 0:
-            problems.append("w_avg_samples must be >= 1 and video_every >= 0")
-        if problems:
-            raise FauxshopError("project: " + "; ".join(problems))
-        parse_colour(self.background)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -460,6 +412,20 @@ def save_projection(
     return paths
 
 
+def load_projected_ws(
+    paths: Sequence[str | os.PathLike], fingerprint: str
+) -> tuple[torch.Tensor, list[dict[str, torch.Tensor]]]:
+    """The ws (N x num_ws x w_dim) and noise maps of projections made with this generator."""
+    ws, noises = [], []
+    for path in paths:
+        w, noise, meta = load_projection(path)
+        if meta.get("generator") != fingerprint:
+            raise FauxshopError(f"{path}: projected with another generator; project it again")
+        ws.append(w)
+        noises.append(noise)
+    return torch.stack(ws), noises
+
+
 def load_projection(
     path: str | os.PathLike,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict]:
@@ -521,8 +487,12 @@ def project_many(
     out_dir: str | os.PathLike,
     features: PerceptualNet | None = None,
     class_index: int | None = None,
+    scorer: PerceptualNet | None = None,
 ) -> ProjectBatch:
     """Project and save each (name, image array or photo path); writes OUT/summary.json.
+
+    The perceptual network is `features`, else the one `config.features` names (`scorer` is
+    the network `scorer` names).
 
     Unusable inputs (unreadable file, bad array, duplicate name) are skipped with the reason
     (an `ImageProblem` reason word) and the batch goes on. A name already projected with the
@@ -530,7 +500,7 @@ def project_many(
     """
     out_dir = Path(out_dir)
     device = _device(G, config)
-    net = features if features is not None else perceptual_net(config, device)
+    net = features if features is not None else perceptual_net(config, device, scorer)
     fingerprint = generator_fingerprint(G)
     batch = ProjectBatch([], [])
     seen: set[str] = set()

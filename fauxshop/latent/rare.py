@@ -32,6 +32,7 @@ import torch
 
 from fauxshop.errors import FauxshopError
 from fauxshop.image.networks import Generator
+from fauxshop.latent.config import RareConfig
 from fauxshop.latent.directions import Target, parse_target
 from fauxshop.latent.generate import render_ws, seeds_to_ws
 from fauxshop.latent.mixing import band_indices
@@ -42,36 +43,7 @@ from fauxshop.tagger import ImageScorer
 from fauxshop.tagger.data import read_archive
 from fauxshop.tagger.scoring import image_features, score_images
 
-METHODS = ("filter", "centroid", "conditional")
 REALISM_K = 3  # neighbours that set each real image's ball (improved precision's k)
-
-
-@dataclass
-class RareConfig:
-    """What to make and how; saved beside the images, mapped onto `fauxshop rare` flags."""
-
-    category: str = field(metadata={"help": "'jumpsuit' (a category) or HEAD:CLASS[,CLASS]"})
-    n: int = field(default=100, metadata={"help": "images wanted"})
-    method: str = field(default="filter", metadata={"help": "filter, centroid or conditional"})
-    psi: float = field(default=1.0, metadata={"help": "truncation psi of the seeds' ws"})
-    seed_start: int = field(default=0, metadata={"help": "first seed; seeds run up from it"})
-    max_samples: int = field(default=100_000, metadata={"help": "filter: seeds to look at"})
-    class_n: int = field(default=16, metadata={"help": "centroid: class ws found by filtering"})
-    sigma: float = field(default=0.5, metadata={"help": "centroid: spread around the centroid"})
-    mix: float = field(default=0.5, metadata={"help": "centroid: share of class-w style mixes"})
-    label: str | None = field(
-        default=None,
-        metadata={"help": "class of a conditional G (conditional default: the category)"},
-    )
-    batch: int = field(default=16, metadata={"help": "images rendered together"})
-
-    def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise FauxshopError(f"rare: method must be one of {', '.join(METHODS)}")
-        if self.n < 1 or self.max_samples < 1:
-            raise FauxshopError("rare: n and max_samples must be >= 1")
-        if not 0 <= self.mix <= 1 or self.sigma < 0:
-            raise FauxshopError("rare: mix must be in [0, 1] and sigma >= 0")
 
 
 @dataclass

@@ -19,11 +19,13 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 
 import fauxshop
 from fauxshop.errors import FauxshopError
@@ -37,52 +39,18 @@ from fauxshop.products.checks import (
     text_novelty,
     title_from_tags,
 )
+from fauxshop.products.config import ComposeConfig
 from fauxshop.products.models import ProductModels
 from fauxshop.progress import bar
 from fauxshop.tagger.data import product_text
 from fauxshop.tagger.scoring import image_features, score_images
 from fauxshop.tagger.text import fuse
-from fauxshop.text.sample import SamplingConfig, write
+from fauxshop.text.config import SamplingConfig
+from fauxshop.text.sample import write
 
 STAGES = ("generate", "tag", "write", "verify", "novelty")
 NOISE_MODE = "const"
 BATCH = 16  # generate()'s fixed batch: part of what makes a photo reproducible
-
-
-@dataclass
-class ComposeConfig:
-    """What to make and how strict to be; mapped onto `fauxshop products` flags."""
-
-    n: int = field(default=20, metadata={"help": "accepted products wanted"})
-    category: str | None = field(default=None, metadata={"help": "only this category"})
-    psi: float = field(default=0.7, metadata={"help": "truncation psi of the photos"})
-    seed_start: int = field(default=0, metadata={"help": "first candidate seed"})
-    max_candidates: int = field(default=200, metadata={"help": "give up after this many seeds"})
-    min_confidence: float = field(
-        default=0.5, metadata={"help": "tag an attribute only when the tagger is this sure"}
-    )
-    min_image_distance: float = field(
-        default=0.5,
-        metadata={"help": "nearest real photo at least this x the catalog's typical gap"},
-    )
-    max_shared_share: float = field(
-        default=0.5, metadata={"help": "reject text sharing a word run this long (share)"}
-    )
-    temperature: float = field(default=0.8, metadata={"help": "writer temperature"})
-    top_p: float = field(default=0.95, metadata={"help": "writer nucleus mass"})
-    max_new_tokens: int = field(default=200, metadata={"help": "writer token limit"})
-
-    def __post_init__(self) -> None:
-        if self.n < 1 or self.max_candidates < 1:
-            raise FauxshopError("products: n and max_candidates must be >= 1")
-        if not 0 <= self.min_confidence <= 1 or not 0 < self.max_shared_share <= 1:
-            raise FauxshopError("products: min_confidence in [0, 1], max_shared_share in (0, 1]")
-
-    def sampling(self, seed: int) -> SamplingConfig:
-        return SamplingConfig(
-            temperature=self.temperature, top_p=self.top_p,
-            max_new_tokens=self.max_new_tokens, seed=seed,
-        )  # fmt: skip
 
 
 @dataclass
@@ -261,3 +229,14 @@ def regenerate(models: ProductModels, provenance: dict) -> tuple[np.ndarray, str
     image, _ = _render(models, identity)
     sampling = SamplingConfig(**provenance["sampling"])
     return image, _write(models, provenance["context"], sampling)
+
+
+def check_regenerated(models: ProductModels, row: dict) -> tuple[str, bool | None, bool]:
+    """Rebuild a stored product (a row of `Store.generated()`) from its provenance: the new
+    description, whether the photo equals the saved one (None: no saved photo) and the text."""
+    image, description = regenerate(models, json.loads(row["provenance"]))
+    same_photo = None
+    if row["image_path"] and Path(row["image_path"]).is_file():
+        with Image.open(row["image_path"]) as saved:
+            same_photo = bool(np.array_equal(np.asarray(saved), image.squeeze()))
+    return description, same_photo, description == row["description"]

@@ -68,3 +68,17 @@ class TextTrainConfig:
         if self.lr is not None:
             return self.lr
         return 6e-4 if self.from_scratch else 1e-4
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """How `write` samples; every field a `write`/`eval-text` flag."""
+
+    n: int = field(default=1, metadata={"help": "descriptions per context"})
+    temperature: float = field(default=0.8, metadata={"help": "0 = greedy"})
+    top_k: int = field(default=0, metadata={"help": "keep the k likeliest tokens (0 = all)"})
+    top_p: float = field(default=0.95, metadata={"help": "nucleus sampling mass"})
+    repetition_penalty: float = field(default=1.0, metadata={"help": "1.0 = none"})
+    max_new_tokens: int = field(default=256, metadata={"help": "stop after this many tokens"})
+    seed: int = field(default=0, metadata={"help": "same seed, same text (same device)"})
+    batch_size: int = field(default=16, metadata={"help": "sequences generated together"})

@@ -18,9 +18,10 @@ import torch
 from fauxshop.atomic import atomic_open
 from fauxshop.errors import FauxshopError
 from fauxshop.metrics.text import TrainingIndex, text_metrics
+from fauxshop.text.config import SamplingConfig
 from fauxshop.text.corpus import eval_windows, read_corpus, token_corpus
 from fauxshop.text.models import load_trained, window
-from fauxshop.text.sample import SamplingConfig, write
+from fauxshop.text.sample import write
 
 EVAL_FILE = "eval.json"
 

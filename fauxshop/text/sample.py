@@ -8,26 +8,14 @@ text on the same device.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 from fauxshop.errors import FauxshopError
+from fauxshop.text.config import SamplingConfig
 from fauxshop.text.corpus import prompt_text, split_record
 from fauxshop.text.models import window
-
-
-@dataclass(frozen=True)
-class SamplingConfig:
-    n: int = field(default=1, metadata={"help": "descriptions per context"})
-    temperature: float = field(default=0.8, metadata={"help": "0 = greedy"})
-    top_k: int = field(default=0, metadata={"help": "keep the k likeliest tokens (0 = all)"})
-    top_p: float = field(default=0.95, metadata={"help": "nucleus sampling mass"})
-    repetition_penalty: float = field(default=1.0, metadata={"help": "1.0 = none"})
-    max_new_tokens: int = field(default=256, metadata={"help": "stop after this many tokens"})
-    seed: int = field(default=0, metadata={"help": "same seed, same text (same device)"})
-    batch_size: int = field(default=16, metadata={"help": "sequences generated together"})
 
 
 def _prompt_ids(tokenizer, context: str | None, fmt: str, limit: int) -> list[int]:

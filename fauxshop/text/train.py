@@ -41,7 +41,7 @@ from fauxshop.runtime import (
     rng_preserved,
     seed_everything,
 )
-from fauxshop.text.config import TextTrainConfig
+from fauxshop.text.config import SamplingConfig, TextTrainConfig
 from fauxshop.text.corpus import (
     Corpus,
     TokenCorpus,
@@ -59,7 +59,7 @@ from fauxshop.text.models import (
     save_model,
     window,
 )
-from fauxshop.text.sample import SamplingConfig, write
+from fauxshop.text.sample import write
 from fauxshop.text.tokenizer import gpt2_tokenizer, prepare, train_bpe
 from fauxshop.training_run import AMP_MODES, append_jsonl, changed_settings, start_run_folder
 

@@ -36,14 +36,16 @@ from pydantic import BaseModel, Field
 
 from fauxshop.catalog.images import ImageProblem, inspect_image
 from fauxshop.errors import FauxshopError
+from fauxshop.latent.config import ProjectConfig
 from fauxshop.latent.directions import Direction
 from fauxshop.latent.edit import edit_ws
 from fauxshop.latent.generate import render_ws, seeds_to_ws
 from fauxshop.latent.mixing import parse_styles, style_mix_grid
-from fauxshop.latent.projection import ProjectConfig, project, render_projection
+from fauxshop.latent.projection import project, render_projection
 from fauxshop.latent.sampling import class_index
 from fauxshop.pixels import png_bytes
-from fauxshop.products.compose import STAGES, Candidate, ComposeConfig, compose_one
+from fauxshop.products.compose import STAGES, Candidate, compose_one
+from fauxshop.products.config import ComposeConfig
 from fauxshop.products.models import ProductModels
 from fauxshop.tagger.scoring import image_features
 

@@ -1,0 +1,105 @@
+"""What every verb module shares: the --workdir flag, verb registration, and loading the
+objects verbs take by path (the store, a run's generator, a tagger, a saved run config)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from fauxshop.errors import FauxshopError
+from fauxshop.workspace import DEFAULT_WORKDIR, Workspace
+
+
+def workdir_flag() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path(os.environ.get("FAUXSHOP_WORKDIR", DEFAULT_WORKDIR)),
+        help="workspace folder holding catalog.db, archives, runs and exports "
+        "(default: $FAUXSHOP_WORKDIR or ./fauxshop-work)",
+    )
+    return common
+
+
+def verb(sub, name: str, func, help: str, example: str, common) -> argparse.ArgumentParser:
+    parser = sub.add_parser(
+        name,
+        help=help,
+        description=help,
+        epilog=f"example:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[common],
+    )
+    parser.set_defaults(func=func)
+    return parser
+
+
+def generator_verb(sub, name, func, help, example, common) -> argparse.ArgumentParser:
+    p = verb(sub, name, func, help, example, common)
+    p.add_argument("run", type=Path, help="run folder (its newest snapshot) or snapshot file")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    return p
+
+
+def model_flags(p) -> None:
+    """The four models a product comes from (the shipped demo ones by default)."""
+    p.add_argument("--generator", type=Path, help="snapshot (default: the demo generator)")
+    p.add_argument("--tagger", type=Path, help="tagger .safetensors (default: the demo tagger)")
+    p.add_argument("--writer", type=Path, help="text run or model (default: the demo writer)")
+    p.add_argument("--real", type=Path, help="archive of the real catalog (default: newest)")
+
+
+def sampling_flags(p, psi: float) -> None:
+    p.add_argument("--psi", type=float, default=psi, help=f"truncation psi (default: {psi})")
+    p.add_argument("--class", dest="class_name", help="class name or index (conditional G)")
+
+
+def open_store(args):
+    from fauxshop.catalog.store import Store
+
+    return Store(Workspace.open(args.workdir).db_path)
+
+
+def run_generator(args):
+    """The EMA generator named by RUN (run folder or snapshot file) and its snapshot."""
+    from fauxshop.image.checkpoint import resolve_snapshot, snapshot_generator
+
+    snapshot = resolve_snapshot(args.run)
+    return snapshot_generator(snapshot, args.device), snapshot
+
+
+def class_index_of(G, snapshot, name):
+    from fauxshop.latent.sampling import class_index
+
+    return None if name is None else class_index(G, name, snapshot.meta.get("label_names"))
+
+
+def tagger_of(args):
+    from fauxshop.tagger.model import load_tagger
+
+    if args.tagger is None:
+        raise FauxshopError(f"{args.verb}: --tagger PATH required (train one with train-tagger)")
+    return load_tagger(args.tagger, args.device)
+
+
+def saved_config(run: Path) -> dict:
+    """A run's config.json, pointed at where the run is now (it may have moved)."""
+    config_path = run / "config.json"
+    try:
+        saved = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise FauxshopError(f"{config_path}: cannot read the run's config ({e})") from e
+    saved["out"] = str(run)
+    return saved
+
+
+def resumed_config(args, config_class, *limits: str):
+    """The config a run was started with; a resume may only raise its length (`limits`)."""
+    saved = saved_config(args.resume)
+    for limit in limits:
+        if getattr(args, f"cfg_{limit}") is not None:
+            saved[limit] = getattr(args, f"cfg_{limit}")
+    return config_class(**saved)

@@ -1,0 +1,113 @@
+"""Product verbs: products (compose, check, store, gallery), serve, augment-study."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fauxshop.cli.common import model_flags, open_store, verb
+from fauxshop.config_args import add_dataclass_args, dataclass_from_args
+from fauxshop.errors import FauxshopError
+from fauxshop.products.config import ComposeConfig
+from fauxshop.study.config import StudyConfig
+from fauxshop.workspace import Workspace
+
+
+def cmd_products(args) -> int:
+    from fauxshop.products.compose import compose, format_report
+    from fauxshop.products.export import save_products
+    from fauxshop.products.models import product_models
+
+    ws = Workspace.open(args.workdir)
+    real = args.real or ws.newest_archive()
+    if real is None:
+        raise FauxshopError(f"{ws.archives_dir}: no archive of real products; pass --real")
+    models = product_models(real, args.generator, args.tagger, args.writer)
+    if args.regenerate:
+        return _regenerate(args, models)
+    result = compose(models, dataclass_from_args(ComposeConfig, args))
+    out = args.out or ws.exports_dir / "products"
+    paths = save_products(result, models.real, out, ws.db_path)
+    print(format_report(result.report()))
+    print(f"gallery: {paths['html']}\nrecords: {paths['jsonl']}, {paths['csv']}")
+    return 0 if result.accepted else 1
+
+
+def _regenerate(args, models) -> int:
+    """Rebuild a stored product from its provenance; compare with the saved photo and text."""
+    from fauxshop.products.compose import check_regenerated
+
+    with open_store(args) as store:
+        row = next((r for r in store.generated() if r["sku"] == args.regenerate), None)
+    if row is None:
+        raise FauxshopError(f"no composed product {args.regenerate!r} in the store")
+    description, same_photo, same_text = check_regenerated(models, row)
+    print(f"{row['sku']}: photo {'identical' if same_photo else same_photo}, "
+          f"text {'identical' if same_text else 'differs'}")  # fmt: skip
+    print(description)
+    return 0 if same_text and same_photo is not False else 1
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from fauxshop.web.app import create_app
+    from fauxshop.web.serve import load_studio
+
+    studio = load_studio(args.workdir, args.generator, args.tagger, args.writer, args.real)
+    print(f"fauxshop studio on http://{args.host}:{args.port}/ (studio: /studio, API: /docs)")
+    uvicorn.run(create_app(studio), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def cmd_augment_study(args) -> int:
+    from fauxshop.study.augmentation import format_table, run_study
+
+    config = dataclass_from_args(StudyConfig, args)
+    out = args.out or Workspace.open(args.workdir).reports_dir / f"augment-{config.category}"
+    results = run_study(config, out)
+    counts = results["counts"]
+    rare = config.category
+    print(f"{counts['rare_train']} real {rare} of {counts['train']} training images; scored on "
+          f"{counts['test']} real test images ({counts['rare_test']} {rare})")  # fmt: skip
+    print(format_table(results))
+    print(f"results: {out / 'results.json'}, plot: {out / 'plot.png'}")
+    return 0
+
+
+def register(sub, common) -> None:
+    p = verb(
+        sub,
+        "products",
+        cmd_products,
+        "compose products that don't exist: photo → tags → description → checks → gallery",
+        "fauxshop products --n 20 --category dress",
+        common,
+    )
+    model_flags(p)
+    p.add_argument("--out", type=Path, help="folder (default: WORKDIR/exports/products)")
+    p.add_argument("--regenerate", metavar="SKU", help="rebuild a stored product and compare")
+    add_dataclass_args(p, ComposeConfig, "composition")
+
+    p = verb(
+        sub,
+        "serve",
+        cmd_serve,
+        "the web studio: a product that doesn't exist per visit, editing, mixing, projection",
+        "fauxshop serve --port 8000",
+        common,
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    model_flags(p)
+
+    p = verb(
+        sub,
+        "augment-study",
+        cmd_augment_study,
+        "does adding synthetic images of a rare class raise a classifier's accuracy on it?",
+        "fauxshop augment-study --archive archives/demo-64x32.zip --generator runs/demo "
+        "--category jumpsuit --multiples 0,1,4 --seeds 0,1,2",
+        common,
+    )
+    p.add_argument("--out", type=Path, help="folder (default: WORKDIR/reports/augment-CLASS)")
+    add_dataclass_args(p, StudyConfig, "study")

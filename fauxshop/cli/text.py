@@ -1,0 +1,135 @@
+"""Text verbs: train-text, write, eval-text."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from fauxshop.cli.common import resumed_config, verb
+from fauxshop.config_args import add_dataclass_args, dataclass_from_args
+from fauxshop.errors import FauxshopError
+from fauxshop.text.config import SamplingConfig, TextTrainConfig
+from fauxshop.workspace import Workspace
+
+
+def _default_corpus(args) -> Path:
+    """The corpus of the newest archive in the workspace (pack writes one beside each)."""
+    ws = Workspace.open(args.workdir)
+    corpus = ws.newest_archive("*.corpus.jsonl")
+    if corpus is None:
+        raise FauxshopError(
+            f"{ws.archives_dir}: no corpus; run `fauxshop pack` first or pass --corpus"
+        )
+    return corpus
+
+
+def cmd_train_text(args) -> int:
+    from fauxshop.text.train import train_text
+
+    if args.resume:
+        config = resumed_config(args, TextTrainConfig, "max_steps")
+    else:
+        if args.cfg_out is None:
+            raise FauxshopError("train-text: --out RUN_DIR required (or --resume RUN)")
+        corpus = args.cfg_corpus or _default_corpus(args)
+        overrides = {"corpus": str(corpus)}
+        if args.cfg_max_steps is None:
+            overrides["max_steps"] = TextTrainConfig.max_steps
+        config = dataclass_from_args(TextTrainConfig, args, **overrides)
+        print(f"corpus: {config.corpus}")
+    result = train_text(config, resume=bool(args.resume))
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def cmd_write(args) -> int:
+    from fauxshop.text.models import load_trained
+    from fauxshop.text.sample import write
+
+    model, tokenizer, meta = load_trained(args.run, args.device)
+    contexts = args.context or [None]
+    fmt = meta.get("format", "context")
+    records = write(model, tokenizer, contexts, dataclass_from_args(SamplingConfig, args), fmt)
+    for record in records:
+        if args.jsonl:
+            print(json.dumps(record, ensure_ascii=False))
+        else:
+            print(f"== {record['context'] or '(free)'}\n{record['description']}\n")
+    return 0
+
+
+def cmd_eval_text(args) -> int:
+    from fauxshop.metrics.text import format_table
+    from fauxshop.text.evaluate import evaluate_run
+
+    rows = {}
+    for run in args.runs:
+        result = evaluate_run(
+            run, args.corpus, args.contexts, dataclass_from_args(SamplingConfig, args)
+        )
+        rows[str(run)] = {k: v for k, v in result.items() if k not in ("run", "examples")}
+        print(f"{run}: wrote {run}/eval.json", file=sys.stderr)
+    print(format_table(rows))
+    return 0
+
+
+def register(sub, common) -> None:
+
+    p = verb(
+        sub,
+        "train-text",
+        cmd_train_text,
+        "fine-tune a causal LM (or train a GPT-2 from zero) on the catalog's descriptions",
+        "fauxshop train-text --from-scratch tiny --max-steps 2000 --out runs/text",
+        common,
+    )
+    p.add_argument("--resume", type=Path, metavar="RUN", help="continue this run exactly")
+    help_of = {n: f.metadata["help"] for n, f in TextTrainConfig.__dataclass_fields__.items()}
+    p.add_argument("--out", dest="cfg_out", metavar="RUN_DIR", help=help_of["out"])
+    p.add_argument(
+        "--corpus",
+        dest="cfg_corpus",
+        metavar="JSONL",
+        help="corpus JSONL (default: the newest in WORKDIR/archives, written by pack)",
+    )
+    p.add_argument(
+        "--max-steps",
+        dest="cfg_max_steps",
+        type=int,
+        metavar="N",
+        help=f"optimizer steps in all (default: {TextTrainConfig.max_steps}; "
+        "with --resume: the new total)",
+    )
+    add_dataclass_args(p, TextTrainConfig, "training", skip=("out", "corpus", "max_steps"))
+
+    p = verb(
+        sub,
+        "write",
+        cmd_write,
+        "write product descriptions from contexts (or freely) with a trained text model",
+        'fauxshop write runs/text --context "sleeveless red asymmetric dress" --n 5',
+        common,
+    )
+    p.add_argument("run", type=Path, help="text run folder (or any saved model folder)")
+    p.add_argument(
+        "--context",
+        action="append",
+        help="tags to write from, e.g. 'sleeveless red midi dress' (repeatable; none: free)",
+    )
+    p.add_argument("--jsonl", action="store_true", help="one JSON record per line")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    add_dataclass_args(p, SamplingConfig, "sampling")
+
+    p = verb(
+        sub,
+        "eval-text",
+        cmd_eval_text,
+        "val perplexity and text metrics (coverage, contradictions, distinct-n, memorisation)",
+        "fauxshop eval-text runs/text runs/text-smollm2 --contexts 100",
+        common,
+    )
+    p.add_argument("runs", type=Path, nargs="+", help="text run folders, one table row each")
+    p.add_argument("--corpus", type=Path, help="corpus JSONL (default: the one the run used)")
+    p.add_argument("--contexts", type=int, default=100, help="held-out contexts to write from")
+    add_dataclass_args(p, SamplingConfig, "sampling")

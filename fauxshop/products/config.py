@@ -1,0 +1,47 @@
+"""What `fauxshop products` makes and how strict it is.
+
+Light on purpose (no torch), so the CLI builds `--help` without importing the composer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fauxshop.errors import FauxshopError
+from fauxshop.text.config import SamplingConfig
+
+
+@dataclass
+class ComposeConfig:
+    """What to make and how strict to be; mapped onto `fauxshop products` flags."""
+
+    n: int = field(default=20, metadata={"help": "accepted products wanted"})
+    category: str | None = field(default=None, metadata={"help": "only this category"})
+    psi: float = field(default=0.7, metadata={"help": "truncation psi of the photos"})
+    seed_start: int = field(default=0, metadata={"help": "first candidate seed"})
+    max_candidates: int = field(default=200, metadata={"help": "give up after this many seeds"})
+    min_confidence: float = field(
+        default=0.5, metadata={"help": "tag an attribute only when the tagger is this sure"}
+    )
+    min_image_distance: float = field(
+        default=0.5,
+        metadata={"help": "nearest real photo at least this x the catalog's typical gap"},
+    )
+    max_shared_share: float = field(
+        default=0.5, metadata={"help": "reject text sharing a word run this long (share)"}
+    )
+    temperature: float = field(default=0.8, metadata={"help": "writer temperature"})
+    top_p: float = field(default=0.95, metadata={"help": "writer nucleus mass"})
+    max_new_tokens: int = field(default=200, metadata={"help": "writer token limit"})
+
+    def __post_init__(self) -> None:
+        if self.n < 1 or self.max_candidates < 1:
+            raise FauxshopError("products: n and max_candidates must be >= 1")
+        if not 0 <= self.min_confidence <= 1 or not 0 < self.max_shared_share <= 1:
+            raise FauxshopError("products: min_confidence in [0, 1], max_shared_share in (0, 1]")
+
+    def sampling(self, seed: int) -> SamplingConfig:
+        return SamplingConfig(
+            temperature=self.temperature, top_p=self.top_p,
+            max_new_tokens=self.max_new_tokens, seed=seed,
+        )  # fmt: skip
