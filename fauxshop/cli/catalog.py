@@ -17,6 +17,10 @@ FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 
 def cmd_demo(args) -> int:
+    """run the whole pipeline end to end on the built-in demo catalog
+
+    fauxshop demo --n 600
+    """
     from fauxshop.demo import run_demo
 
     run_demo(Workspace.open(args.workdir), n=args.n, seed=args.seed)
@@ -24,6 +28,10 @@ def cmd_demo(args) -> int:
 
 
 def cmd_demo_catalog(args) -> int:
+    """render a procedural catalog of garment photos with descriptions and ground truth
+
+    fauxshop demo-catalog demo-catalog/ --n 3000 --seed 0
+    """
     from fauxshop.catalog.demo_catalog import demo_corpus, write_demo_catalog
 
     if args.corpus_only:
@@ -40,6 +48,10 @@ def cmd_demo_catalog(args) -> int:
 
 
 def cmd_ingest(args) -> int:
+    """load a catalog table (JSONL, CSV, Parquet) and its photos, or Fashion-MNIST
+
+    fauxshop ingest products.csv --images photos/ --map sku=product_id,image=photo
+    """
     from fauxshop.catalog.fashion_mnist import ingest_fashion_mnist
     from fauxshop.catalog.ingest import ingest_table
     from fauxshop.catalog.tables import parse_mapping
@@ -59,6 +71,10 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_prune(args) -> int:
+    """mark unusable photos (too small, off-centre, busy background, non-product) as pruned
+
+    fauxshop prune --min-side 300
+    """
     from fauxshop.catalog.prune import (
         discover_ground_truth,
         format_report,
@@ -82,6 +98,10 @@ def cmd_prune(args) -> int:
 
 
 def cmd_pack(args) -> int:
+    """pack kept products into a training archive (zip + dataset.json) and a text corpus
+
+    fauxshop pack --size 128x64 --out archives/dresses-128x64.zip
+    """
     from fauxshop.catalog.pack import PackConfig, pack, parse_colour, parse_size
 
     height, width = parse_size(args.size)
@@ -95,6 +115,10 @@ def cmd_pack(args) -> int:
 
 
 def cmd_status(args) -> int:
+    """show what the store holds: products per status, rejects per reason, runs
+
+    fauxshop status --workdir fauxshop-work
+    """
     from fauxshop.catalog.status import format_status
 
     with open_store(args) as store:
@@ -103,25 +127,11 @@ def cmd_status(args) -> int:
 
 
 def register(sub, common) -> None:
-    p = verb(
-        sub,
-        "demo",
-        cmd_demo,
-        "run the whole pipeline end to end on the built-in demo catalog",
-        "fauxshop demo --n 600",
-        common,
-    )
+    p = verb(sub, cmd_demo, common)
     p.add_argument("--n", type=int, default=600, help="products in the demo catalog")
     p.add_argument("--seed", type=int, default=0)
 
-    p = verb(
-        sub,
-        "demo-catalog",
-        cmd_demo_catalog,
-        "render a procedural catalog of garment photos with descriptions and ground truth",
-        "fauxshop demo-catalog demo-catalog/ --n 3000 --seed 0",
-        common,
-    )
+    p = verb(sub, cmd_demo_catalog, common)
     p.add_argument("out", type=Path, help="folder to write products.jsonl and images/ into")
     p.add_argument("--n", type=int, default=1000, help="number of products")
     p.add_argument("--seed", type=int, default=0, help="same seed, same bytes")
@@ -132,14 +142,7 @@ def register(sub, common) -> None:
         help="write only the text corpus (OUT/corpus.jsonl, as pack writes it): no photos",
     )
 
-    p = verb(
-        sub,
-        "ingest",
-        cmd_ingest,
-        "load a catalog table (JSONL, CSV, Parquet) and its photos, or Fashion-MNIST",
-        "fauxshop ingest products.csv --images photos/ --map sku=product_id,image=photo",
-        common,
-    )
+    p = verb(sub, cmd_ingest, common)
     p.add_argument("table", type=Path, nargs="?", help="catalog table: .jsonl, .csv or .parquet")
     p.add_argument("--images", type=Path, help="folder the table's image paths are relative to")
     p.add_argument(
@@ -162,14 +165,7 @@ def register(sub, common) -> None:
     )
     p.add_argument("--limit", type=int, help="with --fashion-mnist: at most N images per split")
 
-    p = verb(
-        sub,
-        "prune",
-        cmd_prune,
-        "mark unusable photos (too small, off-centre, busy background, non-product) as pruned",
-        "fauxshop prune --min-side 300",
-        common,
-    )
+    p = verb(sub, cmd_prune, common)
     add_dataclass_args(p, PruneConfig, "prune rule")
     p.add_argument(
         "--ground-truth",
@@ -179,14 +175,7 @@ def register(sub, common) -> None:
     )
     p.add_argument("--no-contact-sheets", action="store_true", help="skip the reject PNGs")
 
-    p = verb(
-        sub,
-        "pack",
-        cmd_pack,
-        "pack kept products into a training archive (zip + dataset.json) and a text corpus",
-        "fauxshop pack --size 128x64 --out archives/dresses-128x64.zip",
-        common,
-    )
+    p = verb(sub, cmd_pack, common)
     p.add_argument("--size", default="64x64", help="HxW or N, powers of two (default: 64x64)")
     p.add_argument("--out", type=Path, help="archive path (default: WORKDIR/archives/...)")
     p.add_argument("--background", default="white", help="letterbox colour (default: white)")
@@ -194,11 +183,4 @@ def register(sub, common) -> None:
 
 
 def register_status(sub, common) -> None:
-    verb(
-        sub,
-        "status",
-        cmd_status,
-        "show what the store holds: products per status, rejects per reason, runs",
-        "fauxshop status --workdir fauxshop-work",
-        common,
-    )
+    verb(sub, cmd_status, common)

@@ -24,12 +24,15 @@ def workdir_flag() -> argparse.ArgumentParser:
     return common
 
 
-def verb(sub, name: str, func, help: str, example: str, common) -> argparse.ArgumentParser:
+def verb(sub, func, common) -> argparse.ArgumentParser:
+    """Register `func` (cmd_NAME_PART) as verb NAME-PART. Its docstring is the verb's help:
+    the first paragraph says what it does, the last one is an example command."""
+    paragraphs = [" ".join(p.split()) for p in func.__doc__.strip().split("\n\n")]
     parser = sub.add_parser(
-        name,
-        help=help,
-        description=help,
-        epilog=f"example:\n  {example}",
+        func.__name__.removeprefix("cmd_").replace("_", "-"),
+        help=paragraphs[0],
+        description=paragraphs[0],
+        epilog=f"example:\n  {paragraphs[-1]}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[common],
     )
@@ -37,8 +40,9 @@ def verb(sub, name: str, func, help: str, example: str, common) -> argparse.Argu
     return parser
 
 
-def generator_verb(sub, name, func, help, example, common) -> argparse.ArgumentParser:
-    p = verb(sub, name, func, help, example, common)
+def generator_verb(sub, func, common) -> argparse.ArgumentParser:
+    """A verb whose first argument is a trained generator (run folder or snapshot)."""
+    p = verb(sub, func, common)
     p.add_argument("run", type=Path, help="run folder (its newest snapshot) or snapshot file")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     return p

@@ -21,6 +21,10 @@ from fauxshop.workspace import Workspace
 
 
 def cmd_train_image(args) -> int:
+    """train the StyleGAN2 image generator on a packed archive (or resume a run)
+
+    fauxshop train-image --data archives/demo-64x32.zip --kimg 100 --out runs/demo
+    """
     from fauxshop.image.train import train
 
     if args.resume:
@@ -38,6 +42,10 @@ def cmd_train_image(args) -> int:
 
 
 def cmd_generate(args) -> int:
+    """generate one image per seed (and a grid) from a trained generator
+
+    fauxshop generate runs/demo --seeds 0-63 --psi 0.7 --grid grid.png
+    """
     from fauxshop.latent.generate import generate
     from fauxshop.latent.sampling import parse_seeds
     from fauxshop.pixels import save_grid, save_images
@@ -55,6 +63,10 @@ def cmd_generate(args) -> int:
 
 
 def cmd_mix(args) -> int:
+    """style-mixing grid: row seeds take the chosen style layers from column seeds
+
+    fauxshop mix runs/demo --rows 1,2,3 --cols 10,11 --styles coarse --out mix.png
+    """
     from fauxshop.latent.mixing import parse_styles, style_mix_grid
     from fauxshop.latent.sampling import parse_seeds
     from fauxshop.pixels import save_png
@@ -74,6 +86,10 @@ def cmd_mix(args) -> int:
 
 
 def cmd_walk(args) -> int:
+    """a looping latent walk through the seeds' W points, as mp4 (or GIF)
+
+    fauxshop walk runs/demo --seeds 1,2,3 --frames 120 --out walk.mp4
+    """
     from fauxshop.latent.sampling import parse_seeds
     from fauxshop.latent.walk import latent_walk, write_video
 
@@ -90,6 +106,10 @@ def cmd_walk(args) -> int:
 
 
 def cmd_metrics(args) -> int:
+    """FID / KID / precision-recall of a generator against its training archive
+
+    fauxshop metrics runs/demo --metrics fid --num 10000 --per-class 1000
+    """
     from fauxshop.metrics.fid import compute_metrics, per_class_fid
     from fauxshop.metrics.inception import InceptionFeatures
 
@@ -125,6 +145,10 @@ def cmd_metrics(args) -> int:
 
 
 def cmd_export_generator(args) -> int:
+    """write a run's G_ema alone as a small snapshot for shipping or serving
+
+    fauxshop export-generator runs/demo --out models/dresses.safetensors
+    """
     from fauxshop.image.checkpoint import export_generator
 
     print(f"exported G_ema: {export_generator(args.run, args.out)}")
@@ -133,14 +157,7 @@ def cmd_export_generator(args) -> int:
 
 def register(sub, common) -> None:
 
-    p = verb(
-        sub,
-        "train-image",
-        cmd_train_image,
-        "train the StyleGAN2 image generator on a packed archive (or resume a run)",
-        "fauxshop train-image --data archives/demo-64x32.zip --kimg 100 --out runs/demo",
-        common,
-    )
+    p = verb(sub, cmd_train_image, common)
     p.add_argument("--resume", type=Path, metavar="RUN", help="continue this run exactly")
     help_of = {name: f.metadata["help"] for name, f in TrainConfig.__dataclass_fields__.items()}
     p.add_argument("--data", dest="cfg_data", metavar="ARCHIVE", help=help_of["data"])
@@ -166,55 +183,27 @@ def register(sub, common) -> None:
         p, TrainConfig, "training", skip=("data", "out", "kimg", "budget_minutes", "preset")
     )
 
-    p = generator_verb(
-        sub,
-        "generate",
-        cmd_generate,
-        "generate one image per seed (and a grid) from a trained generator",
-        "fauxshop generate runs/demo --seeds 0-63 --psi 0.7 --grid grid.png",
-        common,
-    )
+    p = generator_verb(sub, cmd_generate, common)
     p.add_argument("--seeds", default="0-15", help="seeds, e.g. 0-63 or 1,5,9 (default: 0-15)")
     sampling_flags(p, 0.7)
     p.add_argument("--grid", type=Path, help="write all images as one grid PNG")
     p.add_argument("--outdir", type=Path, help="write one PNG per seed (default without --grid)")
 
-    p = generator_verb(
-        sub,
-        "mix",
-        cmd_mix,
-        "style-mixing grid: row seeds take the chosen style layers from column seeds",
-        "fauxshop mix runs/demo --rows 1,2,3 --cols 10,11 --styles coarse --out mix.png",
-        common,
-    )
+    p = generator_verb(sub, cmd_mix, common)
     p.add_argument("--rows", required=True, help="row seeds, e.g. 1,2,3")
     p.add_argument("--cols", required=True, help="column seeds, e.g. 10,11")
     p.add_argument("--styles", default="coarse", help="coarse, middle, fine or layers like 0-3")
     p.add_argument("--out", type=Path, required=True, help="grid PNG")
     sampling_flags(p, 1.0)
 
-    p = generator_verb(
-        sub,
-        "walk",
-        cmd_walk,
-        "a looping latent walk through the seeds' W points, as mp4 (or GIF)",
-        "fauxshop walk runs/demo --seeds 1,2,3 --frames 120 --out walk.mp4",
-        common,
-    )
+    p = generator_verb(sub, cmd_walk, common)
     p.add_argument("--seeds", required=True, help="at least two seeds, e.g. 1,2,3")
     p.add_argument("--frames", type=int, default=120, help="frames in the whole loop")
     p.add_argument("--fps", type=float, default=24)
     p.add_argument("--out", type=Path, required=True, help="walk.mp4 or walk.gif")
     sampling_flags(p, 1.0)
 
-    p = generator_verb(
-        sub,
-        "metrics",
-        cmd_metrics,
-        "FID / KID / precision-recall of a generator against its training archive",
-        "fauxshop metrics runs/demo --metrics fid --num 10000 --per-class 1000",
-        common,
-    )
+    p = generator_verb(sub, cmd_metrics, common)
     p.add_argument("--metrics", default="fid,kid", help="comma-separated: fid, kid, pr")
     p.add_argument("--num", type=int, default=10000, help="generated images (FID@10k)")
     p.add_argument(
@@ -234,12 +223,5 @@ def register(sub, common) -> None:
     p.add_argument("--data", type=Path, help="archive (default: the run's training archive)")
     p.add_argument("--psi", type=float, default=1.0, help="truncation psi (default: 1.0)")
 
-    p = generator_verb(
-        sub,
-        "export-generator",
-        cmd_export_generator,
-        "write a run's G_ema alone as a small snapshot for shipping or serving",
-        "fauxshop export-generator runs/demo --out models/dresses.safetensors",
-        common,
-    )
+    p = generator_verb(sub, cmd_export_generator, common)
     p.add_argument("--out", type=Path, required=True, help="output .safetensors (+ .json)")

@@ -27,6 +27,10 @@ def _directions_path(args) -> Path:
 
 
 def cmd_project(args) -> int:
+    """project photos into the generator's latent space (W or W+), with metrics and a video
+
+    fauxshop project runs/demo photo.jpg --class dress --space w+ --steps 300 --out proj/
+    """
     import torch
 
     from fauxshop.latent.projection import project_many
@@ -60,6 +64,11 @@ def cmd_project(args) -> int:
 
 
 def cmd_directions(args) -> int:
+    """find attribute directions in W: InterFaceGAN (tagger labels), GANSpace (PCA), SeFa
+
+    fauxshop directions runs/demo --method interfacegan --target sleeve:long --tagger
+    runs/tagger/tagger.safetensors
+    """
     from fauxshop.latent.direction_search import find_directions, merge_directions
     from fauxshop.latent.edit import disentanglement, disentanglement_summary
     from fauxshop.latent.mixing import parse_styles
@@ -86,6 +95,10 @@ def cmd_directions(args) -> int:
 
 
 def cmd_edit(args) -> int:
+    """an edit grid: seeds (rows) moved along a direction by each strength (columns)
+
+    fauxshop edit runs/demo --seeds 12 --direction sleeve:long --strength=-3:3:7 --out e.png
+    """
     from fauxshop.image.checkpoint import generator_fingerprint
     from fauxshop.latent.directions import find_direction, load_directions
     from fauxshop.latent.edit import edit_grid, parse_strengths
@@ -111,6 +124,11 @@ def cmd_edit(args) -> int:
 
 
 def cmd_rare(args) -> int:
+    """rare classes on demand (filter, centroid, conditional) with yield, precision, diversity
+
+    fauxshop rare runs/demo --tagger runs/tagger/tagger.safetensors --category jumpsuit --n 100
+    --method filter --out rare/
+    """
     from fauxshop.image.checkpoint import generator_fingerprint
     from fauxshop.latent.directions import parse_target
     from fauxshop.latent.projection import load_projected_ws
@@ -141,14 +159,7 @@ def cmd_rare(args) -> int:
 
 
 def register(sub, common) -> None:
-    p = generator_verb(
-        sub,
-        "project",
-        cmd_project,
-        "project photos into the generator's latent space (W or W+), with metrics and a video",
-        "fauxshop project runs/demo photo.jpg --class dress --space w+ --steps 300 --out proj/",
-        common,
-    )
+    p = generator_verb(sub, cmd_project, common)
     p.add_argument("images", nargs="*", type=Path, help="photos to project")
     p.add_argument("--from-store", action="store_true", help="project the store's kept products")
     p.add_argument("--category", help="with --from-store: only this category (and G's class)")
@@ -158,15 +169,7 @@ def register(sub, common) -> None:
     p.add_argument("--out", type=Path, required=True, help="folder for NAME.npz/.png/.mp4")
     add_dataclass_args(p, ProjectConfig, "projection", skip=("device",))
 
-    p = generator_verb(
-        sub,
-        "directions",
-        cmd_directions,
-        "find attribute directions in W: InterFaceGAN (tagger labels), GANSpace (PCA), SeFa",
-        "fauxshop directions runs/demo --method interfacegan --target sleeve:long "
-        "--tagger runs/tagger/tagger.safetensors",
-        common,
-    )
+    p = generator_verb(sub, cmd_directions, common)
     p.add_argument("--method", choices=DIRECTION_METHODS, required=True)
     p.add_argument(
         "--target", nargs="+", help="interfacegan: HEAD:CLASS[,CLASS] each, e.g. length:midi,maxi"
@@ -184,14 +187,7 @@ def register(sub, common) -> None:
     p.add_argument("--directions", type=Path, help="file (default: RUN/directions.safetensors)")
     sampling_flags(p, 1.0)
 
-    p = generator_verb(
-        sub,
-        "edit",
-        cmd_edit,
-        "an edit grid: seeds (rows) moved along a direction by each strength (columns)",
-        "fauxshop edit runs/demo --seeds 12 --direction sleeve:long --strength=-3:3:7 --out e.png",
-        common,
-    )
+    p = generator_verb(sub, cmd_edit, common)
     p.add_argument("--seeds", default="0-3", help="row seeds (default: 0-3)")
     p.add_argument(
         "--latent", type=Path, nargs="+", help="rows from projections (NAME.npz), not seeds"
@@ -203,15 +199,7 @@ def register(sub, common) -> None:
     p.add_argument("--out", type=Path, required=True, help="grid PNG")
     sampling_flags(p, 0.7)
 
-    p = generator_verb(
-        sub,
-        "rare",
-        cmd_rare,
-        "rare classes on demand (filter, centroid, conditional) with yield, precision, diversity",
-        "fauxshop rare runs/demo --tagger runs/tagger/tagger.safetensors --category jumpsuit "
-        "--n 100 --method filter --out rare/",
-        common,
-    )
+    p = generator_verb(sub, cmd_rare, common)
     p.add_argument("--tagger", type=Path, help="tagger that judges the class")
     p.add_argument("--real", type=Path, help="archive of real photos: novelty and realism")
     p.add_argument(

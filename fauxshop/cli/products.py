@@ -13,6 +13,10 @@ from fauxshop.workspace import Workspace
 
 
 def cmd_products(args) -> int:
+    """compose products that don't exist: photo → tags → description → checks → gallery
+
+    fauxshop products --n 20 --category dress
+    """
     from fauxshop.products.compose import compose, format_report
     from fauxshop.products.export import save_products
     from fauxshop.products.models import product_models
@@ -48,6 +52,10 @@ def _regenerate(args, models) -> int:
 
 
 def cmd_serve(args) -> int:
+    """the web studio: a product that doesn't exist per visit, editing, mixing, projection
+
+    fauxshop serve --port 8000
+    """
     import uvicorn
 
     from fauxshop.web.app import create_app
@@ -60,6 +68,11 @@ def cmd_serve(args) -> int:
 
 
 def cmd_augment_study(args) -> int:
+    """does adding synthetic images of a rare class raise a classifier's accuracy on it?
+
+    fauxshop augment-study --archive archives/demo-64x32.zip --generator runs/demo --category
+    jumpsuit --multiples 0,1,4 --seeds 0,1,2
+    """
     from fauxshop.study.augmentation import format_table, run_study
 
     config = dataclass_from_args(StudyConfig, args)
@@ -75,39 +88,17 @@ def cmd_augment_study(args) -> int:
 
 
 def register(sub, common) -> None:
-    p = verb(
-        sub,
-        "products",
-        cmd_products,
-        "compose products that don't exist: photo → tags → description → checks → gallery",
-        "fauxshop products --n 20 --category dress",
-        common,
-    )
+    p = verb(sub, cmd_products, common)
     model_flags(p)
     p.add_argument("--out", type=Path, help="folder (default: WORKDIR/exports/products)")
     p.add_argument("--regenerate", metavar="SKU", help="rebuild a stored product and compare")
     add_dataclass_args(p, ComposeConfig, "composition")
 
-    p = verb(
-        sub,
-        "serve",
-        cmd_serve,
-        "the web studio: a product that doesn't exist per visit, editing, mixing, projection",
-        "fauxshop serve --port 8000",
-        common,
-    )
+    p = verb(sub, cmd_serve, common)
     p.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     model_flags(p)
 
-    p = verb(
-        sub,
-        "augment-study",
-        cmd_augment_study,
-        "does adding synthetic images of a rare class raise a classifier's accuracy on it?",
-        "fauxshop augment-study --archive archives/demo-64x32.zip --generator runs/demo "
-        "--category jumpsuit --multiples 0,1,4 --seeds 0,1,2",
-        common,
-    )
+    p = verb(sub, cmd_augment_study, common)
     p.add_argument("--out", type=Path, help="folder (default: WORKDIR/reports/augment-CLASS)")
     add_dataclass_args(p, StudyConfig, "study")

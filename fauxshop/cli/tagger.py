@@ -11,6 +11,10 @@ from fauxshop.workspace import Workspace
 
 
 def cmd_train_tagger(args) -> int:
+    """train the category + attribute tagger (image branch) on a packed archive
+
+    fauxshop train-tagger archives/demo-64x32.zip --epochs 60
+    """
     from fauxshop.tagger.train import format_report, train_tagger
 
     config = dataclass_from_args(TaggerConfig, args)
@@ -22,14 +26,7 @@ def cmd_train_tagger(args) -> int:
 
 
 def register(sub, common) -> None:
-    p = verb(
-        sub,
-        "train-tagger",
-        cmd_train_tagger,
-        "train the category + attribute tagger (image branch) on a packed archive",
-        "fauxshop train-tagger archives/demo-64x32.zip --epochs 60",
-        common,
-    )
+    p = verb(sub, cmd_train_tagger, common)
     p.add_argument("archive", type=Path, help="image archive from `fauxshop pack`")
     p.add_argument("--out", type=Path, help="run folder (default: WORKDIR/runs/tagger-ARCHIVE)")
     add_dataclass_args(p, TaggerConfig, "tagger")

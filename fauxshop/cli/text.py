@@ -25,6 +25,10 @@ def _default_corpus(args) -> Path:
 
 
 def cmd_train_text(args) -> int:
+    """fine-tune a causal LM (or train a GPT-2 from zero) on the catalog's descriptions
+
+    fauxshop train-text --from-scratch tiny --max-steps 2000 --out runs/text
+    """
     from fauxshop.text.train import train_text
 
     if args.resume:
@@ -44,6 +48,10 @@ def cmd_train_text(args) -> int:
 
 
 def cmd_write(args) -> int:
+    """write product descriptions from contexts (or freely) with a trained text model
+
+    fauxshop write runs/text --context "sleeveless red asymmetric dress" --n 5
+    """
     from fauxshop.text.models import load_trained
     from fauxshop.text.sample import write
 
@@ -60,6 +68,10 @@ def cmd_write(args) -> int:
 
 
 def cmd_eval_text(args) -> int:
+    """val perplexity and text metrics (coverage, contradictions, distinct-n, memorisation)
+
+    fauxshop eval-text runs/text runs/text-smollm2 --contexts 100
+    """
     from fauxshop.metrics.text import format_table
     from fauxshop.text.evaluate import evaluate_run
 
@@ -76,14 +88,7 @@ def cmd_eval_text(args) -> int:
 
 def register(sub, common) -> None:
 
-    p = verb(
-        sub,
-        "train-text",
-        cmd_train_text,
-        "fine-tune a causal LM (or train a GPT-2 from zero) on the catalog's descriptions",
-        "fauxshop train-text --from-scratch tiny --max-steps 2000 --out runs/text",
-        common,
-    )
+    p = verb(sub, cmd_train_text, common)
     p.add_argument("--resume", type=Path, metavar="RUN", help="continue this run exactly")
     help_of = {n: f.metadata["help"] for n, f in TextTrainConfig.__dataclass_fields__.items()}
     p.add_argument("--out", dest="cfg_out", metavar="RUN_DIR", help=help_of["out"])
@@ -103,14 +108,7 @@ def register(sub, common) -> None:
     )
     add_dataclass_args(p, TextTrainConfig, "training", skip=("out", "corpus", "max_steps"))
 
-    p = verb(
-        sub,
-        "write",
-        cmd_write,
-        "write product descriptions from contexts (or freely) with a trained text model",
-        'fauxshop write runs/text --context "sleeveless red asymmetric dress" --n 5',
-        common,
-    )
+    p = verb(sub, cmd_write, common)
     p.add_argument("run", type=Path, help="text run folder (or any saved model folder)")
     p.add_argument(
         "--context",
@@ -121,14 +119,7 @@ def register(sub, common) -> None:
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     add_dataclass_args(p, SamplingConfig, "sampling")
 
-    p = verb(
-        sub,
-        "eval-text",
-        cmd_eval_text,
-        "val perplexity and text metrics (coverage, contradictions, distinct-n, memorisation)",
-        "fauxshop eval-text runs/text runs/text-smollm2 --contexts 100",
-        common,
-    )
+    p = verb(sub, cmd_eval_text, common)
     p.add_argument("runs", type=Path, nargs="+", help="text run folders, one table row each")
     p.add_argument("--corpus", type=Path, help="corpus JSONL (default: the one the run used)")
     p.add_argument("--contexts", type=int, default=100, help="held-out contexts to write from")
