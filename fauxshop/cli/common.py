@@ -8,6 +8,7 @@ import json
 import os
 from pathlib import Path
 
+from fauxshop.config_args import add_dataclass_args
 from fauxshop.errors import FauxshopError
 from fauxshop.workspace import DEFAULT_WORKDIR, Workspace
 
@@ -46,6 +47,25 @@ def generator_verb(sub, func, common) -> argparse.ArgumentParser:
     p.add_argument("run", type=Path, help="run folder (its newest snapshot) or snapshot file")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     return p
+
+
+def trainer_verb(
+    sub, func, common, config_class, run_flags: dict, skip=()
+) -> argparse.ArgumentParser:
+    """A training verb: --resume RUN, the flags a new run needs or a resume may raise (`run_flags`:
+    field -> (type, metavar, help); stored as cfg_FIELD, None when not given, so a resumed run
+    keeps its saved value), then one flag per other field of `config_class`."""
+    p = verb(sub, func, common)
+    p.add_argument("--resume", type=Path, metavar="RUN", help="continue this run exactly")
+    for name, (kind, metavar, text) in run_flags.items():
+        flag = "--" + name.replace("_", "-")
+        p.add_argument(flag, dest=f"cfg_{name}", type=kind, metavar=metavar, help=text)
+    add_dataclass_args(p, config_class, "training", skip=(*run_flags, *skip))
+    return p
+
+
+def field_help(config_class, name: str) -> str:
+    return config_class.__dataclass_fields__[name].metadata["help"]
 
 
 def model_flags(p) -> None:

@@ -7,13 +7,14 @@ from pathlib import Path
 
 from fauxshop.cli.common import (
     class_index_of,
+    field_help,
     generator_verb,
     resumed_config,
     run_generator,
     sampling_flags,
-    verb,
+    trainer_verb,
 )
-from fauxshop.config_args import add_dataclass_args, dataclass_from_args
+from fauxshop.config_args import dataclass_from_args
 from fauxshop.errors import FauxshopError
 from fauxshop.image.config import TrainConfig
 from fauxshop.image.presets import PRESETS, describe_presets, preset_values
@@ -156,31 +157,15 @@ def cmd_export_generator(args) -> int:
 
 
 def register(sub, common) -> None:
-
-    p = verb(sub, cmd_train_image, common)
-    p.add_argument("--resume", type=Path, metavar="RUN", help="continue this run exactly")
-    help_of = {name: f.metadata["help"] for name, f in TrainConfig.__dataclass_fields__.items()}
-    p.add_argument("--data", dest="cfg_data", metavar="ARCHIVE", help=help_of["data"])
-    p.add_argument("--out", dest="cfg_out", metavar="RUN_DIR", help=help_of["out"])
-    p.add_argument(
-        "--kimg",
-        dest="cfg_kimg",
-        type=float,
-        metavar="KIMG",
-        help="training length in kimg (with --resume: the new total)",
-    )
-    p.add_argument(
-        "--budget-minutes",
-        dest="cfg_budget_minutes",
-        type=float,
-        metavar="MIN",
-        help=f"{help_of['budget_minutes']} (with --resume: the new total)",
-    )
+    budget = field_help(TrainConfig, "budget_minutes")
+    p = trainer_verb(sub, cmd_train_image, common, TrainConfig, {
+        "data": (None, "ARCHIVE", field_help(TrainConfig, "data")),
+        "out": (None, "RUN_DIR", field_help(TrainConfig, "out")),
+        "kimg": (float, "KIMG", "training length in kimg (with --resume: the new total)"),
+        "budget_minutes": (float, "MIN", f"{budget} (with --resume: the new total)"),
+    }, skip=("preset",))  # fmt: skip
     p.add_argument(
         "--preset", choices=sorted(PRESETS), help=f"recipe for unset flags: {describe_presets()}"
-    )
-    add_dataclass_args(
-        p, TrainConfig, "training", skip=("data", "out", "kimg", "budget_minutes", "preset")
     )
 
     p = generator_verb(sub, cmd_generate, common)

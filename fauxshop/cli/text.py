@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from fauxshop.cli.common import resumed_config, verb
+from fauxshop.cli.common import field_help, resumed_config, trainer_verb, verb
 from fauxshop.config_args import add_dataclass_args, dataclass_from_args
 from fauxshop.errors import FauxshopError
 from fauxshop.text.config import SamplingConfig, TextTrainConfig
@@ -87,26 +87,13 @@ def cmd_eval_text(args) -> int:
 
 
 def register(sub, common) -> None:
-
-    p = verb(sub, cmd_train_text, common)
-    p.add_argument("--resume", type=Path, metavar="RUN", help="continue this run exactly")
-    help_of = {n: f.metadata["help"] for n, f in TextTrainConfig.__dataclass_fields__.items()}
-    p.add_argument("--out", dest="cfg_out", metavar="RUN_DIR", help=help_of["out"])
-    p.add_argument(
-        "--corpus",
-        dest="cfg_corpus",
-        metavar="JSONL",
-        help="corpus JSONL (default: the newest in WORKDIR/archives, written by pack)",
-    )
-    p.add_argument(
-        "--max-steps",
-        dest="cfg_max_steps",
-        type=int,
-        metavar="N",
-        help=f"optimizer steps in all (default: {TextTrainConfig.max_steps}; "
-        "with --resume: the new total)",
-    )
-    add_dataclass_args(p, TextTrainConfig, "training", skip=("out", "corpus", "max_steps"))
+    steps = f"optimizer steps in all (default: {TextTrainConfig.max_steps}; "
+    trainer_verb(sub, cmd_train_text, common, TextTrainConfig, {
+        "out": (None, "RUN_DIR", field_help(TextTrainConfig, "out")),
+        "corpus": (None, "JSONL", "corpus JSONL (default: the newest in WORKDIR/archives, "
+                   "written by pack)"),
+        "max_steps": (int, "N", steps + "with --resume: the new total)"),
+    })  # fmt: skip
 
     p = verb(sub, cmd_write, common)
     p.add_argument("run", type=Path, help="text run folder (or any saved model folder)")
