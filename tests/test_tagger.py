@@ -42,10 +42,11 @@ def _one_thread():
 @pytest.fixture(scope="session")
 def demo_archive(tmp_path_factory):
     """200 rendered demo products at 32x16, every third one held out as `test`."""
+    from fauxshop.catalog.config import PruneConfig
     from fauxshop.catalog.demo_catalog import write_demo_catalog
     from fauxshop.catalog.ingest import ingest_table
     from fauxshop.catalog.pack import PackConfig, pack
-    from fauxshop.catalog.prune import PruneConfig, prune
+    from fauxshop.catalog.prune import prune
     from fauxshop.catalog.store import Store
 
     root = tmp_path_factory.mktemp("tagger-demo")

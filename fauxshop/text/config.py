@@ -1,4 +1,5 @@
-"""The text trainer's settings: every field a `train-text` flag, saved in each run.
+"""The text half's settings: the trainer's (`train-text`, saved in each run) and the
+sampler's (`write`, `eval-text`, and the products' writer stage).
 
 Light on purpose (no torch), so the CLI builds `--help` without importing the trainer.
 """
