@@ -13,7 +13,8 @@ VERBS = [
     "demo", "demo-catalog", "ingest", "prune", "pack", "status",
     "train-image", "generate", "mix", "walk", "metrics", "export-generator",
     "train-text", "write", "eval-text",
-    "train-tagger", "project", "directions", "edit", "rare", "products", "augment-study", "serve",
+    "train-tagger", "calibrate-tagger", "project", "directions", "edit", "rare", "products",
+    "augment-study", "serve",
 ]  # fmt: skip
 
 

@@ -30,6 +30,7 @@ from fauxshop.products.compose import compose, regenerate
 from fauxshop.products.config import ComposeConfig
 from fauxshop.products.export import save_products
 from fauxshop.products.models import DEMO_GENERATOR, DEMO_TAGGER, DEMO_WRITER, ProductModels
+from fauxshop.tagger.calibration import Calibration
 from fauxshop.tagger.model import load_tagger
 from fauxshop.tagger.scoring import image_features
 from fauxshop.tagger.text import load_text_tagger
@@ -165,6 +166,23 @@ def test_a_contradicting_or_off_category_description_is_rejected(models, monkeyp
     assert checks["category_agrees"] == {"passed": False, "fused": "skirt"}
     assert not checks["no_contradiction"]["passed"]
     assert candidate.record["status"] == "rejected"
+
+
+def test_a_tag_below_its_calibrated_threshold_is_left_out_of_title_and_context(models):
+    plain = compose(models, fast(n=1, max_candidates=1)).candidates[0].record
+    assert plain["attributes"], plain["title"]  # something to withhold
+    head, value = next(iter(plain["attributes"].items()))
+    p = plain["provenance"]["tag_confidence"][head]
+    for threshold, kept in ((p, True), (p + 1e-3, False)):
+        heads = {head: {"threshold": 0.0, "classes": {value: {"threshold": threshold}}}}
+        calibrated = replace(models, calibration=Calibration("", 0.9, heads))
+        record = compose(calibrated, fast(n=1, max_candidates=1)).candidates[0].record
+        others = {k: v for k, v in plain["attributes"].items() if k != head}
+        assert record["attributes"] == (plain["attributes"] if kept else others)
+        assert record["title"] == title_from_tags(record["category"], record["attributes"])
+        assert record["provenance"]["context"] == record["title"].lower()
+        assert record["provenance"]["calibrated_precision"] == 0.9
+    assert record["title"] != plain["title"]
 
 
 def test_provenance_regenerates_the_same_photo_and_text(models):

@@ -1,7 +1,9 @@
 """The rules a composed product must pass: it agrees with itself, and it is not the catalog's.
 
 - tags: the photo's tags are its top class per head, kept when the tagger is at least
-  `min_confidence` sure and the category has that attribute (a skirt has no sleeve).
+  `min_confidence` sure, and as sure as its calibration says that class needs to be right
+  often enough on held-out real photos (`tagger/calibration.py`), and the category has that
+  attribute (a skirt has no sleeve). A tag below its threshold is left out, not guessed.
 - category agreement: the fused tagger (photo + the written text) puts it in the category
   the photo alone gave; a description that reads as another garment fails.
 - no contradiction: the text names no value of an attribute the tags fix other than the tag
@@ -25,24 +27,27 @@ import torch
 
 from fauxshop.catalog.taxonomy import CATEGORY_ATTRIBUTES
 from fauxshop.metrics.text import TrainingIndex, contradictions, words
+from fauxshop.tagger.calibration import Calibration
 from fauxshop.text.corpus import context_from_tags
 
 CHECKS = ("category_agrees", "no_contradiction", "image_novel", "text_novel")
 
 
 def tags_from_probs(
-    probs: Mapping[str, torch.Tensor], heads: Mapping[str, Sequence[str]], min_confidence: float
-) -> tuple[str, dict[str, str], dict[str, float]]:
-    """(category, attributes, confidence per kept tag) of one image's head probabilities."""
+    probs: Mapping[str, torch.Tensor], heads: Mapping[str, Sequence[str]], min_confidence: float,
+    calibration: Calibration | None = None,
+) -> tuple[str, dict[str, str], dict[str, float]]:  # fmt: skip
+    """(category, attributes, confidence per kept tag) of one image's head probabilities.
+    The category is always named; an attribute only when it clears both thresholds."""
     category = heads["category"][int(probs["category"].argmax())]
     applies = CATEGORY_ATTRIBUTES.get(category, tuple(h for h in heads if h != "category"))
     attributes, confidence = {}, {"category": float(probs["category"].max())}
     for head in heads:
         if head == "category" or head not in applies:
             continue
-        p = float(probs[head].max())
-        if p >= min_confidence:
-            attributes[head] = heads[head][int(probs[head].argmax())]
+        p, top = float(probs[head].max()), heads[head][int(probs[head].argmax())]
+        if p >= max(min_confidence, calibration.threshold(head, top) if calibration else 0.0):
+            attributes[head] = top
             confidence[head] = p
     return category, attributes, confidence
 

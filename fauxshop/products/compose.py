@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,14 @@ class Candidate:
 class ComposeResult:
     candidates: list[Candidate]
     seconds: dict[str, float]  # per stage
+    shares: dict[str, int]  # accepted products wanted per class ("any": no class asked)
+    real_archive: str = ""  # what novelty was judged against
+
+    @property
+    def seeds(self) -> tuple[int, int]:
+        """The first and last seed tried."""
+        seeds = [c.record["provenance"]["seed"] for c in self.candidates]
+        return min(seeds), max(seeds)
 
     @property
     def accepted(self) -> list[Candidate]:
@@ -84,15 +93,39 @@ class ComposeResult:
             "acceptance_rate": len(self.accepted) / n,
             "products_per_s": len(self.accepted) / total if total else None,
             "seconds": self.seconds,
+            "per_class": {
+                name: {
+                    "wanted": share,
+                    "candidates": sum(_asked(c) == name for c in self.candidates),
+                    "accepted": sum(_asked(c) == name for c in self.accepted),
+                }
+                for name, share in self.shares.items()
+            },
+            "seeds": list(self.seeds),
+            "real_archive": self.real_archive,
         }
 
 
+def _class_name(expected: str | None, cls: int | None) -> str:
+    """How the report names the class a candidate was made for."""
+    return expected or ("any" if cls is None else f"class {cls}")
+
+
+def _asked(candidate: Candidate) -> str:
+    expected = candidate.record["checks"]["on_category"]["expected"]
+    return _class_name(expected, candidate.record["provenance"]["class_index"])
+
+
 def format_report(report: dict[str, Any]) -> str:
-    """Pass rate per check, seconds per stage, and the acceptance rate and speed."""
+    """Pass rate per check, seconds per stage, accepted per class, the seeds, the real
+    archive novelty was judged against, and the acceptance rate and speed."""
     checks = [{"check": k, "pass rate": v} for k, v in report["pass_rate"].items()]
     stages = [{"stage": k, "seconds": v} for k, v in report["seconds"].items()]
+    classes = [{"class": k, **v} for k, v in report["per_class"].items()]
+    first, last = report["seeds"]
     return "\n".join([
-        markdown_table(checks), markdown_table(stages),
+        markdown_table(checks), markdown_table(stages), markdown_table(classes),
+        f"seeds {first}-{last}; novelty against {report['real_archive'] or 'the given catalog'}",
         f"{report['accepted']} accepted of {report['candidates']} candidates "
         f"({report['acceptance_rate']:.0%}), {report['products_per_s']:.2f} products/s",
     ])  # fmt: skip
@@ -125,7 +158,7 @@ def compose_one(models: ProductModels, config: ComposeConfig, seed: int, cls: in
     t = time.perf_counter()
     probs = {k: v[0] for k, v in score_images(models.tagger, image[None]).items()}
     category, attributes, confidence = tags_from_probs(
-        probs, models.tagger.heads, config.min_confidence
+        probs, models.tagger.heads, config.min_confidence, models.calibration
     )
     title = title_from_tags(category, attributes)
     context = title.lower()
@@ -137,9 +170,9 @@ def compose_one(models: ProductModels, config: ComposeConfig, seed: int, cls: in
     seconds["write"] += time.perf_counter() - t
 
     t = time.perf_counter()
-    checks: dict[str, dict] = {
-        "on_category": {"passed": config.category in (None, category), "category": category}
-    }
+    expected = _expected(models, config, cls)
+    on_category = {"passed": expected in (None, category), "category": category}
+    checks: dict[str, dict] = {"on_category": {**on_category, "expected": expected}}
     if models.text_tagger is None:
         checks["category_agrees"] = {"passed": True, "note": "no text tagger: not checked"}
     else:
@@ -175,6 +208,7 @@ def compose_one(models: ProductModels, config: ComposeConfig, seed: int, cls: in
         "sampling": asdict(sampling),
         "writer_format": models.writer_format,
         "min_confidence": config.min_confidence,
+        "calibrated_precision": getattr(models.calibration, "target_precision", None),
         "tag_confidence": {k: round(v, 4) for k, v in confidence.items()},
         "device": str(next(models.G.parameters()).device),
         "torch": torch.__version__,
@@ -195,27 +229,60 @@ def compose_one(models: ProductModels, config: ComposeConfig, seed: int, cls: in
     return Candidate(record, image, nearest)
 
 
-def compose(models: ProductModels, config: ComposeConfig) -> ComposeResult:
-    """Candidates from seed_start on until `n` are accepted or max_candidates are tried.
+def _expected(models: ProductModels, config: ComposeConfig, cls: int | None) -> str | None:
+    """The category a photo made with class `cls` must be tagged: the one asked for, else the
+    generator's label for `cls` (None: nothing to compare with)."""
+    if config.category:
+        return config.category
+    return models.label_names[cls] if cls is not None and models.label_names else None
 
-    A conditional G is sampled with the category's label, or without a category with every
-    label in turn (seed modulo the class count), so all classes get their chance."""
-    fixed = None
+
+def _shares(models: ProductModels, config: ComposeConfig) -> dict[int | None, int]:
+    """Accepted products wanted per class: all `n` of the asked or only class, else `n` split
+    evenly over the generator's classes (the first `n % classes` one more)."""
     if models.G.c_dim and config.category:
-        fixed = class_index(models.G, config.category, models.label_names)
+        classes = [class_index(models.G, config.category, models.label_names)]
+    else:
+        classes = list(range(models.G.c_dim)) or [None]
+    each, extra = divmod(config.n, len(classes))
+    shares = {k: each + (i < extra) for i, k in enumerate(classes) if each + (i < extra)}
+    expected = {_expected(models, config, k) for k in shares} - {None}
+    unknown = sorted(expected - set(models.tagger.heads["category"]))
+    if unknown:
+        raise FauxshopError(f"products: the tagger has no category {', '.join(unknown)}")
+    return shares
+
+
+def compose(models: ProductModels, config: ComposeConfig) -> ComposeResult:
+    """Candidates from seed_start (None: 0) on until each class has its share of `n` accepted,
+    or max_candidates are tried.
+
+    A conditional G is sampled with the category's label, or without a category with each
+    label in turn, a class keeping its turns until it has its share. A photo counts for the
+    class it was made for only if the tagger sees that class in it (on_category): the demo
+    generator draws mostly dress-like photos whatever the label, and when nothing was
+    compared every card in its gallery was a dress."""
+    shares = _shares(models, config)
+    start = config.seed_start or 0
     seconds = dict.fromkeys(STAGES, 0.0)
     candidates: list[Candidate] = []
+    got = dict.fromkeys(shares, 0)
+    turns = deque(shares)
     with bar(config.n, "compose products", unit="product") as progress:
-        for seed in range(config.seed_start, config.seed_start + config.max_candidates):
-            cls = fixed if fixed is not None or not models.G.c_dim else seed % models.G.c_dim
+        for seed in range(start, start + config.max_candidates):
+            if not turns:
+                break
+            cls = turns.popleft()
             candidate = compose_one(models, config, seed, cls, seconds)
             candidates.append(candidate)
             if candidate.record["status"] == "accepted":
+                got[cls] += 1
                 progress.update(1)
-                if sum(c.record["status"] == "accepted" for c in candidates) == config.n:
-                    break
+            if got[cls] < shares[cls]:
+                turns.append(cls)
             progress.set_postfix(tried=len(candidates))
-    return ComposeResult(candidates, seconds)
+    names = {_class_name(_expected(models, config, k), k): share for k, share in shares.items()}
+    return ComposeResult(candidates, seconds, names, models.real_archive)
 
 
 def regenerate(models: ProductModels, provenance: dict) -> tuple[np.ndarray, str]:

@@ -23,17 +23,20 @@ from fauxshop.latent.directions import (
 )
 from fauxshop.metrics.text import TrainingIndex
 from fauxshop.products.checks import RealCatalog
+from fauxshop.tagger.calibration import Calibration, load_calibration
 from fauxshop.tagger.data import read_archive
 from fauxshop.tagger.model import Tagger, load_tagger, sidecar_path
 from fauxshop.tagger.scoring import image_features
 from fauxshop.tagger.text import TextTagger, load_text_tagger, text_tagger_path
 from fauxshop.text.models import load_trained, model_folder
+from fauxshop.workspace import Workspace
 
 ASSETS = Path(__file__).parent.parent / "assets"
 DEMO_GENERATOR = ASSETS / "demo-generator.safetensors"
 DEMO_WRITER = ASSETS / "demo-writer"
 # Trained on a 3,000-product demo catalog (seed 0) with `train-tagger`, see docs/latent.md;
 # the demo's held-out photos are held out for it too (a product's split depends on its index).
+# Its claim thresholds (`calibrate-tagger`, on those held-out photos) lie beside it.
 DEMO_TAGGER = ASSETS / "demo-tagger.safetensors"
 # The corpus the shipped writer learned from (`demo-catalog --corpus-only`), for the
 # memorisation check: a description it writes must not be a copy of one of these.
@@ -57,6 +60,8 @@ class ProductModels:
     writer_format: str
     real: RealCatalog
     hashes: dict[str, str]
+    calibration: Calibration | None = None  # the tagger's claim thresholds, when calibrated
+    real_archive: str = ""  # the archive the real catalog came from
 
 
 def real_catalog(tagger: Tagger, archive: Path, extra_texts: list[str] = ()) -> RealCatalog:
@@ -91,7 +96,30 @@ def load_models(
         G, snapshot.meta.get("label_names"),
         image_tagger, text_tagger, writer_model, tokenizer, meta.get("format", "context"),
         real_catalog(image_tagger, real, extra_texts), hashes,
+        load_calibration(tagger, hashes["tagger"]), str(real),
     )  # fmt: skip
+
+
+def choose_real_archive(
+    ws: Workspace, given: Path | None = None, generator: Path | None = None
+) -> tuple[Path, str]:
+    """The real archive novelty is judged against, and why: the one given, else the one the
+    generator was trained on (its snapshot's config "data"), else an archive of that name in
+    the workspace (the shipped generator's was on another machine), else the newest one.
+    A generator's own catalog, not whichever archive was packed last, is what it could copy."""
+    if given:
+        return Path(given), "--real"
+    recorded = resolve_snapshot(generator or DEMO_GENERATOR).meta.get("config", {}).get("data")
+    if recorded and Path(recorded).is_file():
+        return Path(recorded), "the generator's training archive"
+    if recorded and (ws.archives_dir / Path(recorded).name).is_file():
+        return ws.archives_dir / Path(recorded).name, "named as the generator's training archive"
+    newest = ws.newest_archive()
+    if newest is None:
+        raise FauxshopError(f"{ws.archives_dir}: no real catalog; run `make demo` or pass --real")
+    if recorded:
+        return newest, f"newest in the workspace; the generator's {recorded} is not here"
+    return newest, "newest in the workspace; the generator records no training archive"
 
 
 def product_models(
