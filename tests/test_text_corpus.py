@@ -15,6 +15,7 @@ from fauxshop.text.corpus import (
     TAG_WORDS,
     WindowSampler,
     context_from_tags,
+    context_note,
     eval_windows,
     read_corpus,
     record_text,
@@ -49,6 +50,15 @@ def test_every_tag_value_reads_back_as_itself():
             assert find_mentions(context) == {attribute: {value}}, context
     full = {"sleeve": "short", "colour": "navy", "pattern": "dots", "length": "knee"}
     assert context_from_tags("dress", full) == "short-sleeved navy polka-dot knee-length dress"
+
+
+def test_context_note_names_only_what_the_writer_never_saw(text_corpus):
+    every_context = [r.context for r in read_corpus(text_corpus).train]
+    assert every_context and context_note(every_context, "context") is None
+    note = context_note(["Asymmetric red dress", None, "red one-shoulder dress"], "context")
+    assert note.endswith("so it may ignore: asymmetric, one-shoulder")
+    assert "ignores them" in context_note(["red dress"], "plain")
+    assert context_note([None], "plain") is None
 
 
 def test_contexts_drop_tags_reproducibly(text_corpus):

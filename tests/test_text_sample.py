@@ -11,8 +11,9 @@ from conftest import write_jsonl
 from fauxshop.cli import main
 from fauxshop.errors import FauxshopError
 from fauxshop.text.config import SamplingConfig
+from fauxshop.text.corpus import prompt_text
 from fauxshop.text.evaluate import evaluate_run
-from fauxshop.text.models import load_trained
+from fauxshop.text.models import load_trained, window
 from fauxshop.text.sample import write
 
 
@@ -75,6 +76,33 @@ def test_max_new_tokens_is_cut_to_the_window_with_a_warning(trained, capsys):
     assert records[0]["tokens"] < 64
 
 
+def test_max_new_tokens_unset_fills_the_window_without_a_warning(tiny_text_run, capsys):
+    model, tokenizer, _ = load_trained(tiny_text_run)
+    _make_eos_certain(model, tokenizer)
+    with torch.no_grad():  # flip the pinned state: EOS now scores lowest, texts run to the limit
+        model.transformer.ln_f.bias.neg_()
+    context = "red dress"
+    prompt = 1 + len(tokenizer(prompt_text(context, "context"), add_special_tokens=False).input_ids)
+    records = write(model, tokenizer, [context], SamplingConfig(n=2))
+    assert [(r["tokens"], r["finished"]) for r in records] == [(window(model) - prompt, False)] * 2
+    assert "warning" not in capsys.readouterr().err
+    write(model, tokenizer, [context], SamplingConfig(max_new_tokens=window(model) - prompt))
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_the_write_bar_counts_every_text_once(trained, capsys, monkeypatch):
+    model, tokenizer, _ = trained
+    monkeypatch.delenv("FAUXSHOP_QUIET")
+    settings = SamplingConfig(n=3, batch_size=2, max_new_tokens=8)
+    records = write(model, tokenizer, ["red dress"], settings, show_progress=True)
+    err = capsys.readouterr().err
+    assert len(records) == 3
+    assert "write: 100%" in err and "3/3" in err and "4/3" not in err
+    assert "token 8 of at most 8" in err
+    write(model, tokenizer, ["red dress"], settings)
+    assert capsys.readouterr().err == ""
+
+
 def test_eval_reports_perplexity_and_text_metrics(tiny_text_run):
     result = evaluate_run(tiny_text_run, contexts=4, sampling=SamplingConfig(max_new_tokens=40))
     assert result["samples"] == 4
@@ -122,6 +150,19 @@ def test_train_text_verb_without_a_corpus_says_what_to_do(tmp_path, capsys):
     argv = ["train-text", "--workdir", str(tmp_path), "--from-scratch", "tiny"]
     assert main([*argv, "--out", str(tmp_path / "run")]) == 2
     assert "no corpus; run `fauxshop pack` first or pass --corpus" in capsys.readouterr().err
+
+
+def test_write_verb_notes_context_words_outside_the_tags(tiny_text_run, capsys):
+    argv = ["write", str(tiny_text_run), "--context", "sleeveless red asymmetric dress"]
+    assert main([*argv, "--context", "plaid ruffled top", "--max-new-tokens", "5"]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and notes[0].endswith("so it may ignore: asymmetric, ruffled")
+
+
+def test_write_verb_defaults_to_the_demo_writer(capsys):
+    assert main(["write", "--context", "red midi dress", "--jsonl", "--max-new-tokens", "8"]) == 0
+    (record,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert record["context"] == "red midi dress" and 0 < record["tokens"] <= 8
 
 
 def test_write_verb_on_a_folder_without_a_model(tmp_path, capsys):

@@ -123,3 +123,11 @@ def find_mentions(text: str) -> dict[str, set[str]]:
         attribute, value = _PHRASE_VALUE[re.sub(r"\s+", " ", match.group(1).lower())]
         mentions.setdefault(attribute, set()).add(value)
     return mentions
+
+
+def unknown_words(text: str) -> list[str]:
+    """The words of `text` that name no category and no attribute value, each once in order:
+    what a writer whose contexts are made of tags (e.g. "asymmetric") never learned."""
+    rest = _MENTION_RE.sub(" ", text)
+    words = re.findall(r"\w[\w'-]*", rest.lower())
+    return list(dict.fromkeys(w for w in words if w not in CATEGORIES))

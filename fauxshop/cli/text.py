@@ -50,15 +50,21 @@ def cmd_train_text(args) -> int:
 def cmd_write(args) -> int:
     """write product descriptions from contexts (or freely) with a trained text model
 
-    fauxshop write runs/text --context "sleeveless red asymmetric dress" --n 5
+    fauxshop write --context "sleeveless red asymmetric dress" --n 5
     """
+    from fauxshop.products.models import DEMO_WRITER
+    from fauxshop.text.corpus import context_note
     from fauxshop.text.models import load_trained
     from fauxshop.text.sample import write
 
-    model, tokenizer, meta = load_trained(args.run, args.device)
+    model, tokenizer, meta = load_trained(args.run or DEMO_WRITER, args.device)
     contexts = args.context or [None]
     fmt = meta.get("format", "context")
-    records = write(model, tokenizer, contexts, dataclass_from_args(SamplingConfig, args), fmt)
+    note = context_note(contexts, fmt)
+    if note:
+        print(note, file=sys.stderr)
+    sampling = dataclass_from_args(SamplingConfig, args)
+    records = write(model, tokenizer, contexts, sampling, fmt, show_progress=True)
     for record in records:
         if args.jsonl:
             print(json.dumps(record, ensure_ascii=False))
@@ -96,7 +102,13 @@ def register(sub, common) -> None:
     })  # fmt: skip
 
     p = verb(sub, cmd_write, common)
-    p.add_argument("run", type=Path, help="text run folder (or any saved model folder)")
+    p.add_argument(
+        "run",
+        type=Path,
+        nargs="?",
+        help="text run folder or any saved model folder (default: the shipped demo writer, "
+        "fauxshop/assets/demo-writer)",
+    )
     p.add_argument(
         "--context",
         action="append",

@@ -80,6 +80,9 @@ class SamplingConfig:
     top_k: int = field(default=0, metadata={"help": "keep the k likeliest tokens (0 = all)"})
     top_p: float = field(default=0.95, metadata={"help": "nucleus sampling mass"})
     repetition_penalty: float = field(default=1.0, metadata={"help": "1.0 = none"})
-    max_new_tokens: int = field(default=256, metadata={"help": "stop after this many tokens"})
+    max_new_tokens: int | None = field(
+        default=None,
+        metadata={"help": "stop after this many tokens (none: all the model's window leaves)"},
+    )
     seed: int = field(default=0, metadata={"help": "same seed, same text (same device)"})
     batch_size: int = field(default=16, metadata={"help": "sequences generated together"})

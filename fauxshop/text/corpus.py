@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from fauxshop.atomic import atomic_dir, atomic_path
-from fauxshop.catalog.taxonomy import ATTRIBUTE_VALUES
+from fauxshop.catalog.taxonomy import ATTRIBUTE_VALUES, unknown_words
 from fauxshop.errors import FauxshopError
 from fauxshop.text.tokenizer import fingerprint
 
@@ -68,6 +68,23 @@ def prompt_text(context: str | None, fmt: str) -> str:
     if context is None:
         return "Context:"
     return f"Context: {context}\nDescription:"
+
+
+def context_note(contexts: list[str | None], fmt: str) -> str | None:
+    """A one-line note on what of `contexts` the writer never saw in training (None: all of it
+    is known): everything under the plain format, else words outside the tag vocabulary."""
+    given = [c for c in contexts if c]
+    if not given:
+        return None
+    if fmt == "plain":
+        return "note: this writer learned plain descriptions, without contexts; it ignores them"
+    unknown = dict.fromkeys(w for c in given for w in unknown_words(c))
+    if not unknown:
+        return None
+    return (
+        "note: not in the tag vocabulary the writer's contexts are made of, "
+        f"so it may ignore: {', '.join(unknown)}"
+    )
 
 
 def record_text(context: str, description: str, fmt: str) -> str:

@@ -72,7 +72,9 @@ def evaluate_run(
         held_out: list[str | None] = list(dict.fromkeys(r.context for r in records.val))[:contexts]
     else:  # no contexts to give: free samples
         held_out = [None] * contexts
-    samples = write(model, tokenizer, held_out, sampling or SamplingConfig(), fmt)
+    samples = write(
+        model, tokenizer, held_out, sampling or SamplingConfig(), fmt, show_progress=True
+    )
     index = TrainingIndex(r.description for r in records.train)
     graded = [(s["context"] or "", s["description"]) for s in samples]
     result = {

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from fauxshop.errors import FauxshopError
+from fauxshop.progress import bar
 from fauxshop.text.config import SamplingConfig
 from fauxshop.text.corpus import prompt_text, split_record
 from fauxshop.text.models import window
@@ -37,11 +38,51 @@ def _left_pad(rows: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tens
     return ids, mask
 
 
+def _new_tokens(config: SamplingConfig, room: int, limit: int) -> int:
+    """The user's --max-new-tokens, cut (with a warning) to the `room` the window leaves after
+    the longest prompt; unset, all of that room, silently."""
+    if config.max_new_tokens is None:
+        return room
+    if config.max_new_tokens < 1:
+        raise FauxshopError(f"--max-new-tokens {config.max_new_tokens}: must be at least 1")
+    if config.max_new_tokens > room:
+        print(
+            f"warning: --max-new-tokens {config.max_new_tokens} cut to {room} "
+            f"to fit the model's window of {limit}",
+            file=sys.stderr,
+        )
+    return min(config.max_new_tokens, room)
+
+
+class _CountFinished:
+    """A stopping criterion that never stops: it advances `progress` as each text in the batch
+    reaches EOS and shows the batch's token count against its limit, so a long batch shows
+    headway, not one jump at its end."""
+
+    def __init__(self, progress, prompt_width: int, eos: int, max_new: int):
+        self.progress, self.width, self.eos, self.max_new = progress, prompt_width, eos, max_new
+        self.counted = 0
+
+    def __call__(self, input_ids: torch.Tensor, scores, **kwargs) -> torch.Tensor:
+        new = input_ids[:, self.width :]
+        done = int((new == self.eos).any(dim=1).sum())
+        self.progress.set_postfix_str(f"token {new.shape[1]} of at most {self.max_new}", False)
+        self.progress.update(done - self.counted)
+        self.counted = done
+        return torch.zeros(len(input_ids), dtype=torch.bool, device=input_ids.device)
+
+
 @torch.no_grad()
 def write(
-    model, tokenizer, contexts: list[str | None], config: SamplingConfig, fmt: str = "context"
+    model,
+    tokenizer,
+    contexts: list[str | None],
+    config: SamplingConfig,
+    fmt: str = "context",
+    show_progress: bool = False,
 ) -> list[dict[str, Any]]:
-    """`config.n` records per context (None = free sampling, the model writes a context too).
+    """`config.n` records per context (None = free sampling, the model writes a context too),
+    with a bar over the texts when `show_progress` (a verb writing many; off inside products).
 
     Returns dicts: context, description, tokens, finished (ended at EOS, not at the limit).
     """
@@ -53,14 +94,7 @@ def write(
         for context in contexts
         for _ in range(config.n)
     ]
-    longest = max(len(ids) for _, ids in prompts)
-    max_new = min(config.max_new_tokens, limit - longest)
-    if max_new < config.max_new_tokens:
-        print(
-            f"warning: --max-new-tokens {config.max_new_tokens} cut to {max_new} "
-            f"to fit the model's window of {limit}",
-            file=sys.stderr,
-        )
+    max_new = _new_tokens(config, limit - max(len(ids) for _, ids in prompts), limit)
     greedy = config.temperature <= 0
     generation = GenerationConfig(
         do_sample=not greedy,
@@ -75,26 +109,37 @@ def write(
     device = next(model.parameters()).device
     torch.manual_seed(config.seed)
     results = []
-    for start in range(0, len(prompts), config.batch_size):
-        chunk = prompts[start : start + config.batch_size]
-        ids, mask = _left_pad([p for _, p in chunk], tokenizer.pad_token_id)
-        out = model.generate(
-            input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=generation
-        )
-        for (context, _), row in zip(chunk, out[:, ids.shape[1] :].tolist(), strict=True):
-            finished = tokenizer.eos_token_id in row
-            new = row[: row.index(tokenizer.eos_token_id)] if finished else row
-            text = tokenizer.decode(new, skip_special_tokens=True)
-            if context is None:
-                sampled_context, description = split_record(prompt_text(None, fmt) + text, fmt)
-            else:
-                sampled_context, description = context, text.strip()
-            results.append(
-                {
-                    "context": sampled_context,
-                    "description": description,
-                    "tokens": len(new),
-                    "finished": finished,
-                }
+    with bar(len(prompts), "write", unit="text", enabled=show_progress) as progress:
+        for start in range(0, len(prompts), config.batch_size):
+            chunk = prompts[start : start + config.batch_size]
+            ids, mask = _left_pad([p for _, p in chunk], tokenizer.pad_token_id)
+            finished = _CountFinished(progress, ids.shape[1], tokenizer.eos_token_id, max_new)
+            out = model.generate(
+                input_ids=ids.to(device),
+                attention_mask=mask.to(device),
+                generation_config=generation,
+                stopping_criteria=[finished],
             )
+            progress.update(len(chunk) - finished.counted)  # the texts cut at the limit
+            results += [
+                _record(tokenizer, context, row, fmt)
+                for (context, _), row in zip(chunk, out[:, ids.shape[1] :].tolist(), strict=True)
+            ]
     return results
+
+
+def _record(tokenizer, context: str | None, row: list[int], fmt: str) -> dict[str, Any]:
+    """One generated row of ids (after the prompt) as a record."""
+    finished = tokenizer.eos_token_id in row
+    new = row[: row.index(tokenizer.eos_token_id)] if finished else row
+    text = tokenizer.decode(new, skip_special_tokens=True)
+    if context is None:
+        context, description = split_record(prompt_text(None, fmt) + text, fmt)
+    else:
+        description = text.strip()
+    return {
+        "context": context,
+        "description": description,
+        "tokens": len(new),
+        "finished": finished,
+    }
