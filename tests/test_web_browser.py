@@ -1,6 +1,7 @@
 """The studio in a real browser (Debian's Chromium driven by Playwright), as a user uses it:
-home page and its next product, a slider that changes the photo, a photo upload that gets
-projected, similar real products, and a phone-sized screen."""
+home page and its next product, a slider that changes the photo within its range, a photo
+upload that gets projected, similar real products, a phone-sized screen, and the API docs
+with no internet."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from playwright.sync_api import sync_playwright
 from studio_fixture import demo_studio
 
 from fauxshop.catalog.demo_catalog import demo_product
-from fauxshop.web.app import create_app
+from fauxshop.web.app import UNMEASURED_RANGE, create_app
 
 CHROMIUM = next(
     (
@@ -102,6 +103,8 @@ def test_a_slider_changes_the_photo(page, base_url):
     before = photo_pixels(page)  # the first render, whenever it landed
     src = page.get_attribute("#photo", "src")
     slider = page.locator("#sliders input").first
+    low, high = UNMEASURED_RANGE  # the demo studio's SeFa sliders were never measured
+    assert (slider.get_attribute("min"), slider.get_attribute("max")) == (f"{low:g}", f"{high:g}")
     slider.evaluate("(el) => { el.value = 4; el.dispatchEvent(new Event('change')); }")
     page.wait_for_function(f"document.getElementById('photo').src !== '{src}'")
     assert photo_pixels(page) != before
@@ -121,6 +124,29 @@ def test_an_uploaded_photo_is_projected_and_similar_products_open(page, base_url
     page.wait_for_function(
         "[...document.querySelectorAll('#results img')].every(i => i.naturalWidth)"
     )
+
+
+def test_api_docs_list_the_endpoints_without_the_internet(page, base_url):
+    """Swagger UI comes from the server itself: every request off this server is refused and
+    recorded, and the page still lists the API's endpoints."""
+    elsewhere = []
+
+    def only_here(route):
+        if route.request.url.startswith(base_url):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_here)
+    page.goto(base_url + "/docs")
+    page.wait_for_selector(".opblock-summary-path")
+    paths = {
+        p.strip().replace("\u200b", "")
+        for p in page.locator(".opblock-summary-path").all_inner_texts()
+    }
+    assert {"/api/generate", "/api/edit", "/api/project", "/api/similar", "/api/save"} <= paths
+    assert elsewhere == []
 
 
 def test_pages_fit_a_phone_screen(browser, base_url):

@@ -45,6 +45,11 @@ DEMO_WRITER_CORPUS = {"n": 6000, "seed": 1}
 # 64x32 demo generator, colour in the middle ones: edits confined there change less else
 # (measured in docs/latent.md).
 SLIDERS = (("length:midi,maxi", [0, 1, 2, 3]), ("colour:red", [4, 5, 6, 7]))
+# How far each slider goes: the strengths the demo generator still draws cleanly, read off
+# edit grids of 8 dresses and 8 skirts at -4..4 (docs/web.md). Shorter than -1 a dress splits
+# into a top over a separate skirt (a grey smudge below from -2); longer than 1.5 the hem
+# darkens into a smudge; colour keeps the shape throughout but turns neon past +-3.
+SLIDER_RANGES = {"length:midi,maxi": (-1.0, 1.5), "colour:red": (-3.0, 3.0)}
 
 
 @dataclass

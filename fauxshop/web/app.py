@@ -12,11 +12,13 @@ catalog's features) loaded at start, and answers with PNGs and JSON:
     POST /api/similar   {seed|latent, k} or upload  the k nearest real products
     GET  /api/real/{sku}.png                        a real product's photo
     POST /api/save      {seed, psi, cls}            compose and store a product
-    GET  /api/directions                            the sliders the studio offers
+    GET  /api/directions                            the sliders, each with its range
+    GET  /docs                                      the API's Swagger UI, from local files
 
 Uploads are limited by type (PNG, JPEG, WebP), bytes and pixels, each with a 4xx naming the
-limit. No request names a file: latents are addressed by ids the server made, real photos by
-skus of the catalog it loaded, so nothing outside the workspace can be reached.
+limit; an edit's strengths must lie in its slider's range. No request names a file: latents are
+addressed by ids the server made, real photos by skus of the catalog it loaded, so nothing
+outside the workspace can be reached.
 """
 
 from __future__ import annotations
@@ -30,9 +32,11 @@ from typing import Annotated
 import numpy as np
 import torch
 from fastapi import FastAPI, File, HTTPException, Query, UploadFile
-from fastapi.responses import FileResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from PIL import Image
 from pydantic import BaseModel, Field
+from swagger_ui_bundle import swagger_ui_path
 
 from fauxshop.catalog.images import ImageProblem, inspect_image
 from fauxshop.errors import FauxshopError
@@ -46,10 +50,18 @@ from fauxshop.latent.sampling import class_index
 from fauxshop.pixels import png_bytes
 from fauxshop.products.compose import STAGES, Candidate, compose_one
 from fauxshop.products.config import ComposeConfig
-from fauxshop.products.models import ProductModels
+from fauxshop.products.models import SLIDER_RANGES, ProductModels
 from fauxshop.tagger.scoring import image_features
 
 STATIC = Path(__file__).parent / "static"
+# Swagger UI's files from a pinned package, not a CDN: /docs works offline.
+DOCS_ASSETS = {
+    n: Path(swagger_ui_path) / n
+    for n in ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png")
+}
+# A direction whose range nobody measured (SeFa's, a custom one's): a cautious one, as the demo
+# sliders' edit grids start to break between 1.5 and 2.
+UNMEASURED_RANGE = (-1.5, 1.5)
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 4096 * 4096
 MAX_SEED = 2**31 - 1
@@ -98,6 +110,8 @@ def create_app(studio: Studio) -> FastAPI:
         title="fauxshop studio",
         description="Products that don't exist: generate, edit, mix, project, find similar.",
         version="1",
+        docs_url=None,  # its default page loads Swagger UI from a CDN; see /docs below
+        redoc_url=None,
     )
     models, G = studio.models, studio.models.G
     names = models.label_names or []
@@ -162,9 +176,12 @@ def create_app(studio: Studio) -> FastAPI:
             "nearest_image": f"/api/real/{record['nearest_sku']}.png",
         }  # fmt: skip
 
-    @app.get("/api/directions", summary="The attribute sliders")
+    ranges = {d.name: SLIDER_RANGES.get(d.name, UNMEASURED_RANGE) for d in studio.directions}
+
+    @app.get("/api/directions", summary="The attribute sliders and how far each goes")
     def directions() -> list[dict]:
-        return [{"name": d.name, "method": d.method, "layers": d.layers} for d in studio.directions]
+        return [{"name": d.name, "method": d.method, "layers": d.layers, "min": ranges[d.name][0],
+                 "max": ranges[d.name][1]} for d in studio.directions]  # fmt: skip
 
     @app.post("/api/edit", response_class=Response, summary="A photo moved along directions")
     def edit(request: EditRequest) -> Response:
@@ -173,8 +190,9 @@ def create_app(studio: Studio) -> FastAPI:
         for name, value in request.strengths.items():
             if name not in by_name:
                 raise HTTPException(422, f"no direction {name!r}; see /api/directions")
-            if abs(value) > 10:
-                raise HTTPException(422, f"strength of {name} must be in -10..10")
+            low, high = ranges[name]
+            if not low <= value <= high:
+                raise HTTPException(422, f"strength of {name} must be in {low:g}..{high:g}")
             ws = edit_ws(ws, by_name[name], [value])[:, 0]
         return png(render(ws, noise))
 
@@ -249,6 +267,22 @@ def create_app(studio: Studio) -> FastAPI:
     @app.get("/studio", include_in_schema=False)
     def studio_page() -> FileResponse:
         return FileResponse(STATIC / "studio.html")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url, title=f"{app.title}: API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+            swagger_ui_parameters={"validatorUrl": None},  # its badge would call swagger.io
+        )  # fmt: skip
+
+    @app.get("/docs-assets/{name}", include_in_schema=False)
+    def docs_asset(name: str) -> FileResponse:
+        if name not in DOCS_ASSETS:
+            raise HTTPException(404, "no such file")
+        return FileResponse(DOCS_ASSETS[name])
 
     @app.get("/static/{name}", include_in_schema=False)
     def static(name: str) -> FileResponse:

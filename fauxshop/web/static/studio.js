@@ -50,7 +50,8 @@ async function loadSliders() {
     const label = document.createElement("label");
     label.textContent = d.name;
     const input = document.createElement("input");
-    Object.assign(input, { type: "range", min: -4, max: 4, step: 0.5, value: 0 });
+    // the server's range for the slider: the strengths its generator still draws cleanly
+    Object.assign(input, { type: "range", min: d.min, max: d.max, step: 0.25, value: 0 });
     input.dataset.direction = d.name;
     input.addEventListener("change", render);
     label.appendChild(input);
