@@ -55,6 +55,7 @@ from fauxshop.products.models import (
     DEMO_WRITER_CORPUS,
     product_models,
     slider_directions,
+    studio_directions,
 )
 from fauxshop.tagger.config import TaggerConfig
 from fauxshop.tagger.model import load_tagger
@@ -65,6 +66,7 @@ from fauxshop.text.corpus import read_corpus
 from fauxshop.text.models import load_trained
 from fauxshop.text.sample import write
 from fauxshop.text.train import train_text
+from fauxshop.web.serve import STUDIO_DIRECTIONS
 from fauxshop.workspace import Workspace
 
 DEMO_SIZES = ((64, 32), (128, 64))
@@ -157,7 +159,11 @@ def run_demo(ws: Workspace, n: int = 600, seed: int = 0) -> None:
     show_writer(DEMO_WRITER, corpus, ws.exports_dir / "demo")
     show_latent_tools(DEMO_GENERATOR, DEMO_TAGGER, archive, ws.exports_dir / "demo")
     show_products(ws, archive)
-    print("\n== serve: the web studio on these models ==")
+    t = _stage("serve: the studio's sliders, found now so that `fauxshop serve` starts in seconds")
+    cache = ws.runs_dir / STUDIO_DIRECTIONS
+    sliders = studio_directions(load_generator(DEMO_GENERATOR), load_tagger(DEMO_TAGGER), cache)
+    print(f"{', '.join(d.name for d in sliders)}: {cache}")
+    _done(t)
     print(f"fauxshop serve --workdir {ws.root} --port 8000")
     print("then open http://127.0.0.1:8000/ (a product per visit) and /studio (editing)")
 

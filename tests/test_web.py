@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import socket
+import threading
+import time
+import urllib.request
 
 import numpy as np
 import pytest
@@ -13,7 +18,8 @@ from studio_fixture import demo_studio
 from fauxshop.catalog.demo_catalog import demo_product
 from fauxshop.catalog.store import Store
 from fauxshop.latent.generate import generate
-from fauxshop.web.app import MAX_UPLOAD_BYTES, Studio, create_app
+from fauxshop.products.models import SLIDER_RANGES
+from fauxshop.web.app import MAX_UPLOAD_BYTES, UNMEASURED_RANGE, Studio, create_app
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +66,39 @@ def test_edit_moves_the_photo_and_zero_strength_leaves_it(client):
     assert names == ["sefa0", "sefa1"]
     plain = decode(client.get("/api/generate", params={"seed": 4}))
     same = decode(client.post("/api/edit", json={"seed": 4, "strengths": {"sefa0": 0}}))
-    moved = decode(client.post("/api/edit", json={"seed": 4, "strengths": {"sefa0": 3}}))
+    moved = decode(client.post("/api/edit", json={"seed": 4, "strengths": {"sefa0": 1.5}}))
     assert np.array_equal(same, plain) and not np.array_equal(moved, plain)
+
+
+def test_each_slider_offers_and_keeps_to_its_clean_range(studio):
+    """The demo sliders' measured ranges reach the page and bound the edit endpoint; a direction
+    nobody measured gets the cautious range."""
+    length = dataclasses.replace(studio.directions[0], name="length:midi,maxi")
+    two = dataclasses.replace(studio, directions=[length, studio.directions[1]])
+    ranged = TestClient(create_app(two))
+    offered = {d["name"]: (d["min"], d["max"]) for d in ranged.get("/api/directions").json()}
+    assert offered == {"length:midi,maxi": SLIDER_RANGES["length:midi,maxi"],
+                       "sefa1": UNMEASURED_RANGE}  # fmt: skip
+    low, high = SLIDER_RANGES["length:midi,maxi"]
+    for value in (low, high):
+        edit = {"seed": 1, "strengths": {length.name: value}}
+        assert ranged.post("/api/edit", json=edit).status_code == 200
+    for name, value in ((length.name, low - 0.25), (length.name, high + 0.25), ("sefa1", -2)):
+        response = ranged.post("/api/edit", json={"seed": 1, "strengths": {name: value}})
+        assert response.status_code == 422 and f"strength of {name} must be in" in response.text
+
+
+def test_api_docs_are_served_from_local_files(client):
+    """/docs must work offline: its page names only this server's Swagger UI files."""
+    page = client.get("/docs").text
+    assert "https://" not in page and "http://" not in page
+    for asset, kind in (("swagger-ui-bundle.js", "javascript"), ("swagger-ui.css", "text/css")):
+        assert f'"/docs-assets/{asset}"' in page
+        response = client.get(f"/docs-assets/{asset}")
+        assert response.status_code == 200 and kind in response.headers["content-type"]
+        assert len(response.content) > 100_000  # the real bundle, not a placeholder
+    assert client.get("/docs-assets/..%2Findex.html").status_code == 404
+    assert client.get("/redoc").status_code == 404  # ReDoc's page would load from a CDN
 
 
 def test_mix_takes_coarse_styles_from_the_row_seed(client):
@@ -131,6 +168,7 @@ def test_too_many_pixels_are_refused(client):
         ("get", "/api/generate?cls=coat", None, 422),
         ("post", "/api/edit", {"seed": 1, "strengths": {"nope": 1}}, 422),
         ("post", "/api/edit", {"seed": 1, "strengths": {"sefa0": 99}}, 422),
+        ("post", "/api/edit", {"seed": 1, "strengths": {"sefa0": -4}}, 422),
         ("post", "/api/edit", {"latent": "0" * 32}, 404),
         ("post", "/api/edit", {"latent": "../../etc/passwd"}, 422),
         ("post", "/api/similar", {"seed": 1, "k": 0}, 422),
@@ -146,11 +184,21 @@ def test_bad_requests_get_a_4xx_and_reach_no_file(client, method, url, body, sta
     assert response.json()["detail"]
 
 
-def test_served_studio_loads_the_demo_models_and_caches_its_sliders(tmp_path):
+def test_served_studio_finds_the_sliders_the_demo_prepared_and_says_so(tmp_path):
+    """`make demo` finds the sliders with the generator and tagger it loads itself; serve, on
+    the same workspace, must take them from that cache and say what it did at each step."""
     from fauxshop.catalog.demo_catalog import write_demo_catalog
     from fauxshop.cli import main
     from fauxshop.errors import FauxshopError
-    from fauxshop.web.serve import load_studio
+    from fauxshop.image.checkpoint import load_generator
+    from fauxshop.products.models import (
+        DEMO_GENERATOR,
+        DEMO_TAGGER,
+        cached_sliders,
+        studio_directions,
+    )
+    from fauxshop.tagger.model import load_tagger
+    from fauxshop.web.serve import STUDIO_DIRECTIONS, load_studio
 
     with pytest.raises(FauxshopError, match="no real catalog"):
         load_studio(tmp_path)
@@ -158,11 +206,38 @@ def test_served_studio_loads_the_demo_models_and_caches_its_sliders(tmp_path):
     write_demo_catalog(tmp_path / "catalog", n=30, seed=0)
     assert main(["ingest", str(tmp_path / "catalog" / "products.jsonl"), *work]) == 0
     assert main(["prune", *work]) == 0 and main(["pack", "--size", "64x32", *work]) == 0
-    studio = load_studio(tmp_path)
+    cache = tmp_path / "runs" / STUDIO_DIRECTIONS
+    G = load_generator(DEMO_GENERATOR)
+    assert cached_sliders(G, cache) is None
+    prepared = studio_directions(G, load_tagger(DEMO_TAGGER), cache)  # run_demo's last stage
+    said = []
+    studio = load_studio(tmp_path, say=said.append)
     assert [d.name for d in studio.directions] == ["length:midi,maxi", "colour:red"]
-    assert (tmp_path / "runs" / "studio-directions.json").is_file()
-    again = load_studio(tmp_path)  # from the cache: same vectors, no sampling
     assert all(
-        np.array_equal(a.vector, b.vector)
-        for a, b in zip(studio.directions, again.directions, strict=True)
+        np.array_equal(a.vector, b.vector) for a, b in zip(prepared, studio.directions, strict=True)
     )
+    assert said[0].startswith("real catalog: ") and said[1].startswith("loading the generator")
+    assert said[2].startswith("models loaded (") and said[3].endswith(f"(from {cache})")
+    assert not any("finding" in line for line in said)
+    cache.write_bytes(b"torn")  # a damaged cache is found again, not served
+    assert cached_sliders(G, cache) is None
+
+
+def test_serve_says_listening_once_it_answers(studio):
+    """The "listening" line comes when the socket is bound: a request right after it works."""
+    from fauxshop.web.serve import serve
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    said = []
+    server = threading.Thread(target=serve, args=(studio, "127.0.0.1", port, said.append))
+    server.daemon = True  # serve runs until the process ends
+    server.start()
+    deadline = time.monotonic() + 30
+    while not said:
+        assert time.monotonic() < deadline, "serve never said it was listening"
+        time.sleep(0.05)
+    assert said == [f"listening on http://127.0.0.1:{port}/ (studio: /studio, API: /docs)"]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/directions", timeout=10) as r:
+        assert r.status == 200

@@ -56,14 +56,13 @@ def cmd_serve(args) -> int:
 
     fauxshop serve --port 8000
     """
-    import uvicorn
+    from fauxshop.web.serve import load_studio, serve
 
-    from fauxshop.web.app import create_app
-    from fauxshop.web.serve import load_studio
+    def say(message: str) -> None:
+        print(message, flush=True)
 
-    studio = load_studio(args.workdir, args.generator, args.tagger, args.writer, args.real)
-    print(f"fauxshop studio on http://{args.host}:{args.port}/ (studio: /studio, API: /docs)")
-    uvicorn.run(create_app(studio), host=args.host, port=args.port, log_level="warning")
+    studio = load_studio(args.workdir, args.generator, args.tagger, args.writer, args.real, say)
+    serve(studio, args.host, args.port, say)
     return 0
 
 

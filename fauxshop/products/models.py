@@ -148,14 +148,20 @@ def slider_directions(G, tagger: Tagger, class_index: int | None, n: int = 1000)
     ]
 
 
-def studio_directions(models: ProductModels, cache: Path) -> list[Direction]:
+def cached_sliders(G, cache: Path) -> list[Direction] | None:
+    """The sliders kept in `cache` for this generator, or None (none yet, or another's)."""
+    if not cache.with_suffix(".json").is_file():
+        return None
+    try:
+        return load_directions(cache, generator_fingerprint(G))
+    except FauxshopError:
+        return None  # made for another generator: find them again
+
+
+def studio_directions(G, tagger: Tagger, cache: Path) -> list[Direction]:
     """The sliders, cached per generator in `cache`: only the first start spends the sampling."""
-    fingerprint = generator_fingerprint(models.G)
-    if cache.with_suffix(".json").is_file():
-        try:
-            return load_directions(cache, fingerprint)
-        except FauxshopError:
-            pass  # made for another generator: find them again
-    found = slider_directions(models.G, models.tagger, 0 if models.G.c_dim else None)
-    save_directions(cache, found, fingerprint)
+    found = cached_sliders(G, cache)
+    if found is None:
+        found = slider_directions(G, tagger, 0 if G.c_dim else None)
+        save_directions(cache, found, generator_fingerprint(G))
     return found

@@ -1,17 +1,31 @@
-"""Load the studio's models (the shipped demo ones unless told otherwise) for the web app.
+"""Load the studio's models (the shipped demo ones unless told otherwise) and serve the app,
+saying what each step is doing: a start takes from seconds to minutes, and a silent one looks
+hung.
 
 The sliders are the models layer's InterFaceGAN directions, cached per generator in
-WORKDIR/runs/studio-directions.safetensors, so only the first start spends the sampling.
+WORKDIR/runs/studio-directions.safetensors (`make demo` leaves them there), so only a first
+start on a new generator spends the sampling.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
-from fauxshop.errors import FauxshopError
-from fauxshop.products.models import product_models, studio_directions
-from fauxshop.web.app import Studio
+import uvicorn
+
+from fauxshop.products.models import (
+    SLIDERS,
+    cached_sliders,
+    choose_real_archive,
+    product_models,
+    studio_directions,
+)
+from fauxshop.web.app import Studio, create_app
 from fauxshop.workspace import Workspace
+
+STUDIO_DIRECTIONS = "studio-directions.safetensors"  # in WORKDIR/runs
 
 
 def load_studio(
@@ -20,11 +34,44 @@ def load_studio(
     tagger: Path | None = None,
     writer: Path | None = None,
     real: Path | None = None,
+    say: Callable[[str], None] = print,
 ) -> Studio:
     ws = Workspace.open(workdir)
-    real = real or ws.newest_archive()
-    if real is None:
-        raise FauxshopError(f"{ws.archives_dir}: no real catalog; run `make demo` or --real")
+    real, why = choose_real_archive(ws, real, generator)
+    say(f"real catalog: {real} ({why})")
+    start = time.perf_counter()
+    say("loading the generator, tagger and writer, and the real catalog's photo features and "
+        "descriptions ...")  # fmt: skip
     models = product_models(real, generator, tagger, writer)
-    directions = studio_directions(models, ws.runs_dir / "studio-directions.safetensors")
+    say(f"models loaded ({time.perf_counter() - start:.1f} s)")
+    cache = ws.runs_dir / STUDIO_DIRECTIONS
+    directions = cached_sliders(models.G, cache)
+    if directions is None:
+        start = time.perf_counter()
+        say(f"finding the {len(SLIDERS)} sliders' directions for this generator, a first start "
+            f"on it (kept in {cache} for the next ones) ...")  # fmt: skip
+        directions = studio_directions(models.G, models.tagger, cache)
+        say(f"sliders found ({time.perf_counter() - start:.1f} s)")
+    else:
+        say(f"sliders: {', '.join(d.name for d in directions)} (from {cache})")
     return Studio(models, directions, ws.root)
+
+
+class _Announcing(uvicorn.Server):
+    """A server that says when it listens (not before: the socket may still fail to bind)."""
+
+    def __init__(self, config: uvicorn.Config, message: str, say: Callable[[str], None]) -> None:
+        super().__init__(config)
+        self.message, self.say = message, say
+
+    async def startup(self, sockets=None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self.say(self.message)
+
+
+def serve(studio: Studio, host: str, port: int, say: Callable[[str], None] = print) -> None:
+    """Serve the studio until interrupted."""
+    config = uvicorn.Config(create_app(studio), host=host, port=port, log_level="warning")
+    message = f"listening on http://{host}:{port}/ (studio: /studio, API: /docs)"
+    _Announcing(config, message, say).run()
