@@ -42,6 +42,18 @@ def test_filter_keeps_the_first_hits_and_its_yield_is_exact(G, scorer):
     assert report["novelty"] is None and report["samples_per_s"] > 0
 
 
+def test_filter_bar_counts_hits_wanted_and_shows_max_samples_as_a_bound(
+    G, scorer, capsys, monkeypatch
+):
+    monkeypatch.delenv("FAUXSHOP_QUIET")
+    rare_samples(G, scorer, RareConfig("jumpsuit", n=5, max_samples=100_000))
+    err = capsys.readouterr().err
+    assert "5/5" in err and "hit" in err and "/100000" not in err
+    assert "looked at 256 of at most 100000" in err
+    rare_samples(G, scorer, RareConfig("jumpsuit", n=1000, max_samples=150))
+    assert "looked at 150 of at most 150" in capsys.readouterr().err
+
+
 def test_filter_stops_at_max_samples(G, scorer):
     result = rare_samples(G, scorer, RareConfig("jumpsuit", n=1000, max_samples=150))
     hits = jumpsuits(scorer, generate(G, range(150)))

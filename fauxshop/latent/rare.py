@@ -75,10 +75,13 @@ def filter_class(
     cls: int | None = None,
 ) -> RareResult:
     """The first `n` seeds from seed_start on whose image's top class is the target, looking
-    at most at max_samples; `sampled` counts up to the n-th hit, so the yield is exact."""
+    at most at max_samples; `sampled` counts up to the n-th hit, so the yield is exact.
+
+    The bar counts hits out of `n`, so its ETA follows the class's real rate; max_samples is
+    only a bound (most runs stop far short of it), shown beside the images looked at."""
     images, ws, seeds = [], [], []
     sampled, chunk, end = 0, 256, config.seed_start + config.max_samples
-    with bar(config.max_samples, f"filter {target}", unit="img") as progress:
+    with bar(n, f"filter {target}", unit="hit") as progress:
         for start in range(config.seed_start, end, chunk):
             batch_seeds = list(range(start, min(start + chunk, end)))
             batch_ws = seeds_to_ws(G, batch_seeds, config.psi, cls, config.batch)
@@ -88,8 +91,9 @@ def filter_class(
             images.append(batch_images[keep.numpy()])
             ws.append(batch_ws[keep])
             seeds += [batch_seeds[i] for i in keep.tolist()]
-            progress.update(len(batch_seeds))
-            progress.set_postfix(kept=len(seeds))
+            looked = batch_seeds[-1] - config.seed_start + 1
+            progress.set_postfix_str(f"looked at {looked} of at most {config.max_samples}", False)
+            progress.update(len(keep))
             if len(seeds) == n:
                 sampled += int(keep[-1]) + 1
                 break
