@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -78,3 +79,72 @@ def trim_log(path: Path, counter: str, last: int) -> None:
         kept = [line + "\n" for line in lines if json.loads(line)[counter] <= last]
     with atomic_open(path, "w", encoding="utf-8") as f:
         f.writelines(kept)
+
+
+# Each trainer's kind: the config.json key only its config has, its log, the log's counter
+# and the config key that counter runs up to.
+RUN_KINDS = (
+    ("image", "kimg", "log.csv", "kimg"),
+    ("text", "max_steps", "log.jsonl", "step"),
+    ("tagger", "epochs", "log.csv", "epoch"),
+)
+TAIL_BYTES = 65536  # a log row is far shorter; the newest row is read from the file's end
+
+
+@dataclass
+class RunProgress:
+    """How far a run folder's trainer got, read from its config.json and newest log row."""
+
+    kind: str  # image, text or tagger
+    path: Path
+    done: float  # the counter of the newest log row (0 before the first)
+    total: float  # where the counter stops
+    unit: str  # kimg, step, epoch
+    updated: float | None  # the log's mtime (None: no log yet)
+    last: dict[str, Any] = field(default_factory=dict)  # the newest log row
+
+
+def last_row(path: Path) -> dict[str, Any] | None:
+    """The newest whole row of a CSV or JSON-lines log (None: no rows), read from its end, so
+    a long run's log costs no more than a short one's. A line without its newline is still
+    being written and is passed over."""
+    try:
+        with open(path, "rb") as f:
+            header = f.readline() if path.suffix == ".csv" else b""
+            size = f.seek(0, 2)
+            f.seek(max(len(header), size - TAIL_BYTES))
+            tail = f.read()
+    except OSError:
+        return None
+    lines = tail.decode("utf-8", errors="replace").split("\n")[:-1]  # whole lines only
+    names = next(csv.reader([header.decode("utf-8", errors="replace")]), [])
+    for line in reversed(lines):
+        if not line.strip():
+            continue
+        if not header:
+            try:
+                row = json.loads(line)
+            except ValueError:
+                return None
+            return row if isinstance(row, dict) else None
+        values = next(csv.reader([line]))
+        return dict(zip(names, values, strict=True)) if len(values) == len(names) else None
+    return None
+
+
+def run_progress(run_dir: Path) -> RunProgress | None:
+    """A trainer's progress in `run_dir` (None: not a run folder fauxshop's trainers write)."""
+    try:
+        config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    for kind, key, log, counter in RUN_KINDS:
+        if isinstance(config, dict) and key in config:
+            row = last_row(run_dir / log) or {}
+            try:
+                done, total = float(row.get(counter, 0)), float(config[key])
+            except (TypeError, ValueError):
+                return None
+            updated = (run_dir / log).stat().st_mtime if (run_dir / log).is_file() else None
+            return RunProgress(kind, run_dir, done, total, counter, updated, row)
+    return None

@@ -115,14 +115,14 @@ def cmd_pack(args) -> int:
 
 
 def cmd_status(args) -> int:
-    """show what the store holds: products per status, rejects per reason, runs
+    """show what the workspace holds: products, rejects, runs, composed products, training runs
 
     fauxshop status --workdir fauxshop-work
     """
     from fauxshop.catalog.status import format_status
 
     with open_store(args) as store:
-        print(format_status(store))
+        print(format_status(store, Workspace.open(args.workdir).runs_dir))
     return 0
 
 
