@@ -1,0 +1,127 @@
+"""Do products claim only what their photos show? An independent judge reads the same photos.
+
+The shipped demo tagger is calibrated on the held-out real photos of the 3,000-product demo
+catalog it learned from (per class: the lowest confidence at which its claims are right
+`--precision` of the time). A judge tagger of another architecture and seed is trained on
+the same catalog's training split (image branch only). The demo generator's products are
+composed twice from the same seeds, with the single `min_confidence` floor only (before)
+and with the calibrated thresholds (after); a product passes when the judge's top class
+agrees with every attribute tag its title claims. Every candidate counts, accepted or not:
+each one's title was written from its claims.
+
+    .venv/bin/python bench/bench_tag_claims.py                      # 200 products
+    .venv/bin/python bench/bench_tag_claims.py --archive A.zip --judge J.safetensors
+    .venv/bin/python bench/bench_tag_claims.py --quick              # smoke: 300 real, 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from bench_products import demo_archive
+
+JUDGE = {"widths": "16,32,64,128", "seed": 1, "text": "none", "epochs": 10}
+
+
+def judge_agreement(models, judge, config) -> tuple[list[dict], dict]:
+    """Compose, then per product: its claimed attributes and which ones the judge agrees with."""
+    from fauxshop.products.compose import compose
+    from fauxshop.tagger.scoring import score_images
+
+    result = compose(models, config)
+    rows = []
+    for candidate in result.candidates:
+        probs = score_images(judge, candidate.image[None])
+        verdict = {
+            head: judge.heads[head][int(probs[head][0].argmax())] == value
+            for head, value in candidate.record["attributes"].items()
+        }
+        rows.append({"title": candidate.record["title"], "agrees": verdict,
+                     "accepted": candidate.record["status"] == "accepted"})  # fmt: skip
+    assert rows, "no products composed"
+    return rows, result.report()
+
+
+def summary(rows: list[dict]) -> dict:
+    claims = [v for row in rows for v in row["agrees"].values()]
+    return {
+        "products": len(rows),
+        "every claim agreed": sum(all(r["agrees"].values()) for r in rows) / len(rows),
+        "claims agreed": sum(claims) / len(claims) if claims else None,
+        "attributes per product": len(claims) / len(rows),
+        "products with no attribute": sum(not r["agrees"] for r in rows) / len(rows),
+    }
+
+
+def per_head(rows: list[dict], heads) -> list[dict]:
+    out = []
+    for head in heads:
+        verdicts = [r["agrees"][head] for r in rows if head in r["agrees"]]
+        agreed = sum(verdicts) / len(verdicts) if verdicts else None
+        out.append({"claims": len(verdicts), "judge agrees": agreed})
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=200, help="products composed (every class)")
+    parser.add_argument("--catalog", type=int, default=3000, help="real demo products")
+    parser.add_argument("--archive", type=Path, help="reuse this packed demo archive")
+    parser.add_argument("--judge", type=Path, help="reuse this judge tagger")
+    parser.add_argument("--precision", type=float, default=0.9, help="calibration target")
+    parser.add_argument("--quick", action="store_true", help="300 real, 8 products, 2 epochs")
+    args = parser.parse_args()
+    if args.quick:
+        args.n, args.catalog, JUDGE["epochs"] = 8, 300, 2
+    os.environ.setdefault("FAUXSHOP_QUIET", "1")
+
+    from fauxshop.markdown import markdown_table
+    from fauxshop.products.config import ComposeConfig
+    from fauxshop.products.models import DEMO_TAGGER, product_models
+    from fauxshop.tagger.calibration import Calibration, format_calibration, measure_calibration
+    from fauxshop.tagger.config import TaggerConfig
+    from fauxshop.tagger.model import load_tagger
+    from fauxshop.tagger.train import evaluate_tagger, train_tagger
+
+    with tempfile.TemporaryDirectory(prefix="fauxshop-bench-") as tmp:
+        archive = args.archive or demo_archive(Path(tmp), args.catalog)
+        measured = measure_calibration(load_tagger(DEMO_TAGGER), archive, args.precision)
+        print("the demo tagger's thresholds\n" + format_calibration(measured), end="\n\n")
+        judge_path = args.judge
+        if judge_path is None:
+            start = time.perf_counter()
+            train_tagger(archive, Path(tmp) / "judge", TaggerConfig(**JUDGE))
+            judge_path = Path(tmp) / "judge" / "tagger.safetensors"
+            print(f"judge {JUDGE} trained in {time.perf_counter() - start:.0f} s")
+        judge = load_tagger(judge_path)
+        held_out = evaluate_tagger(judge, archive)["heads"]
+        print(markdown_table([{"judge on held-out real photos": h, "accuracy": m["accuracy"]}
+                              for h, m in held_out.items()]), end="\n\n")  # fmt: skip
+
+        models = product_models(archive)
+        calibrated = Calibration("", args.precision, measured["heads"])
+        config = ComposeConfig(n=args.n, max_candidates=args.n)
+        runs = {}
+        for name, calibration in (("before", None), ("after", calibrated)):
+            runs[name] = judge_agreement(replace(models, calibration=calibration), judge, config)
+    print(markdown_table([{"tags": name, **summary(rows)} for name, (rows, _) in runs.items()]))
+    heads = [h for h in judge.heads if h != "category"]
+    before, after = (per_head(runs[name][0], heads) for name in ("before", "after"))
+    print("\n" + markdown_table([
+        {"head": h, "claims before": b["claims"], "judge agrees before": b["judge agrees"],
+         "claims after": a["claims"], "judge agrees after": a["judge agrees"]}
+        for h, b, a in zip(heads, before, after, strict=True)
+    ]))  # fmt: skip
+    for name, (rows, report) in runs.items():
+        print(f"\n{name}: {report['accepted']} of {report['candidates']} accepted; e.g.")
+        for row in rows[:4]:
+            print(f"  {row['title']}  (judge agrees: {row['agrees']})")
+
+
+if __name__ == "__main__":
+    main()
