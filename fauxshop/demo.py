@@ -47,7 +47,7 @@ from fauxshop.pixels import save_grid, save_png
 from fauxshop.products.compose import compose
 from fauxshop.products.compose import format_report as format_products_report
 from fauxshop.products.config import ComposeConfig
-from fauxshop.products.export import save_products
+from fauxshop.products.export import first_new_seed, run_folder, save_products
 from fauxshop.products.models import (
     DEMO_GENERATOR,
     DEMO_TAGGER,
@@ -173,8 +173,10 @@ def show_products(ws: Workspace, archive: Path, n: int = 12) -> None:
     catalog (and the writer's own training texts), stored, and shown in a gallery."""
     t = _stage(f"products: {n} products that don't exist, checked against {archive.name}")
     models = product_models(archive)
-    result = compose(models, ComposeConfig(n=n))  # every class in turn
-    paths = save_products(result, models.real, ws.exports_dir / "products", ws.db_path)
+    seed_start = first_new_seed(ws.db_path, models.hashes)  # a rerun makes new products
+    result = compose(models, ComposeConfig(n=n, seed_start=seed_start))  # each class in turn
+    out = run_folder(ws.exports_dir / "products", result)
+    paths = save_products(result, models.real, out, ws.db_path)
     print(format_products_report(result.report()))
     first = result.accepted[0].record if result.accepted else None
     if first:

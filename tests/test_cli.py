@@ -88,8 +88,8 @@ def test_demo_runs_every_stage(tmp_path, capsys):
     for stage in (*stages, "directions + edit", "rare", "products"):
         assert f"== {stage}" in out
     assert f"fauxshop serve --workdir {tmp_path}" in out and "http://127.0.0.1:8000/" in out
-    gallery = (tmp_path / "exports" / "products" / "index.html").read_text()
-    assert gallery.count('class="card"') >= 1 and "products/s" in out
+    [gallery] = (tmp_path / "exports" / "products").glob("seeds-0-*/index.html")
+    assert gallery.read_text().count('class="card"') >= 1 and "products/s" in out
     demo = tmp_path / "exports" / "demo"
     for name in ("edit-length", "edit-colour", "rare-filter", "rare-centroid", "rare-conditional"):
         assert (demo / f"{name}.png").is_file()
@@ -182,9 +182,17 @@ def test_products_verb_composes_stores_and_regenerates(tmp_path, capsys):
     argv = ["products", "--n", "2", "--max-candidates", "4", "--max-new-tokens", "50", *work]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "| image_novel |" in out and "products/s" in out
-    records = (tmp_path / "exports" / "products" / "products.jsonl").read_text().splitlines()
+    assert "| image_novel |" in out and "products/s" in out and "| dress | 1 |" in out
+    assert "(newest in the workspace; the generator's /tmp/dtrain/" in out  # not in this one
+    [first] = (tmp_path / "exports" / "products").glob("seeds-0-*")
+    records = (first / "products.jsonl").read_text().splitlines()
     sku = json.loads(records[0])["sku"]
-    assert (tmp_path / "exports" / "products" / "index.html").is_file()
+    assert (first / "index.html").is_file()
+    last = int(first.name.rpartition("-")[2])
+    assert main(argv) == 0  # a second run continues the seeds into its own folder
+    assert f"seeds {last + 1}-" in capsys.readouterr().out
+    [second] = (tmp_path / "exports" / "products").glob(f"seeds-{last + 1}-*")
+    again = [json.loads(r)["sku"] for r in (second / "products.jsonl").read_text().splitlines()]
+    assert again and sku not in again and (first / "index.html").is_file()
     assert main(["products", "--regenerate", sku, *work]) == 0
     assert f"{sku}: photo identical, text identical" in capsys.readouterr().out

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,15 +28,22 @@ from fauxshop.products.checks import (
     text_novelty,
     title_from_tags,
 )
-from fauxshop.products.compose import compose, regenerate
+from fauxshop.products.compose import compose, format_report, regenerate
 from fauxshop.products.config import ComposeConfig
-from fauxshop.products.export import save_products
-from fauxshop.products.models import DEMO_GENERATOR, DEMO_TAGGER, DEMO_WRITER, ProductModels
+from fauxshop.products.export import first_new_seed, run_folder, save_products
+from fauxshop.products.models import (
+    DEMO_GENERATOR,
+    DEMO_TAGGER,
+    DEMO_WRITER,
+    ProductModels,
+    choose_real_archive,
+)
 from fauxshop.tagger.calibration import Calibration
 from fauxshop.tagger.model import load_tagger
 from fauxshop.tagger.scoring import image_features
 from fauxshop.tagger.text import load_text_tagger
 from fauxshop.text.models import load_trained
+from fauxshop.workspace import Workspace
 
 HEADS = {
     "category": ("dress", "skirt"),
@@ -195,12 +204,51 @@ def test_provenance_regenerates_the_same_photo_and_text(models):
         regenerate(models, other)
 
 
+def test_without_a_category_each_class_gets_its_share_judged_by_its_own_label(models):
+    result = compose(models, fast(n=4, max_candidates=12, seed_start=7))
+    names = models.label_names
+    report = result.report()
+    assert report["seeds"] == [7, 6 + len(result.candidates)]
+    assert [c.record["provenance"]["class_index"] for c in result.candidates[:4]] == [0, 1, 2, 3]
+    off_label = 0
+    for c in result.candidates:
+        check, made_for = (
+            c.record["checks"]["on_category"],
+            names[c.record["provenance"]["class_index"]],
+        )
+        assert check["expected"] == made_for and check["passed"] == (
+            c.record["category"] == made_for
+        )
+        off_label += c.record["category"] != made_for
+    assert off_label >= 1  # the demo generator draws dress-like photos for other labels too
+    assert all(
+        c.record["category"] == names[c.record["provenance"]["class_index"]]
+        for c in result.accepted
+    )
+    assert set(report["per_class"]) == set(names)
+    for name, counts in report["per_class"].items():
+        assert (
+            counts["wanted"] == 1
+            and counts["accepted"]
+            == sum(c.record["category"] == name for c in result.accepted)
+            <= 1
+        )
+        assert counts["candidates"] == sum(
+            names[c.record["provenance"]["class_index"]] == name for c in result.candidates
+        )
+    tried_after = {k: [] for k in range(4)}  # a class that has its share gets no more turns
+    for i, c in enumerate(result.candidates):
+        if c.record["status"] == "accepted":
+            k = c.record["provenance"]["class_index"]
+            tried_after[k] = [
+                d for d in result.candidates[i + 1 :] if d.record["provenance"]["class_index"] == k
+            ]
+    assert all(not later for later in tried_after.values())
+    assert "| dress | 1 |" in format_report(report) and "seeds 7-" in format_report(report)
+
+
 def test_exports_and_the_store_hold_the_accepted_products(models, tmp_path):
     result = compose(models, fast(n=2))
-    seeds = [c.record["provenance"]["seed"] for c in result.candidates]
-    assert [c.record["provenance"]["class_index"] for c in result.candidates] == [
-        s % models.G.c_dim for s in seeds
-    ]  # no category: every class in turn
     paths = save_products(result, models.real, tmp_path / "out")
     accepted = result.accepted
     lines = paths["jsonl"].read_text().splitlines()
@@ -221,3 +269,60 @@ def test_exports_and_the_store_hold_the_accepted_products(models, tmp_path):
         assert (
             json.loads(stored[0]["provenance"])["seed"] == accepted[0].record["provenance"]["seed"]
         )
+
+
+def test_a_new_run_continues_the_seeds_in_its_own_gallery_folder(models, tmp_path):
+    db = tmp_path / "catalog.db"
+    assert first_new_seed(db, models.hashes) == 0
+    first = compose(models, fast(n=1, max_candidates=2))
+    out = run_folder(tmp_path / "products", first)
+    save_products(first, models.real, out, db)
+    assert out.name == f"seeds-0-{first.seeds[1]}"
+    start = first_new_seed(db, models.hashes)
+    assert start == first.seeds[1] + 1 and first_new_seed(db, {"generator": "other"}) == 0
+    second = compose(models, fast(n=1, max_candidates=2, seed_start=start))
+    skus = {c.record["sku"] for c in first.candidates}
+    assert skus and not skus & {c.record["sku"] for c in second.candidates}
+    again = run_folder(tmp_path / "products", second)
+    save_products(second, models.real, again, db)
+    assert again != out and (out / "index.html").is_file() and (again / "index.html").is_file()
+    (out / "images" / "stale.png").write_bytes(b"from an older run")
+    save_products(first, models.real, out)  # the same seeds again: replaces that gallery whole
+    assert sorted(p.name for p in (out / "images").iterdir()) == sorted(
+        f"{c.record['sku']}.png" for c in first.accepted
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["catalog.db", "products"]  # no temp
+    assert sorted(p.name for p in (tmp_path / "products").iterdir()) == [out.name, again.name]
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "mine.txt").write_text("keep")
+    with pytest.raises(FauxshopError, match="not a products gallery"):
+        save_products(first, models.real, tmp_path / "notes")
+    assert (tmp_path / "notes" / "mine.txt").read_text() == "keep"
+
+
+def test_novelty_is_judged_against_the_generators_own_training_archive(tmp_path):
+    ws = Workspace.open(tmp_path / "work")
+    with pytest.raises(FauxshopError, match="no real catalog"):
+        choose_real_archive(ws)
+    ws.archives_dir.mkdir()
+    trained_on = ws.archives_dir / Path(read_snapshot(DEMO_GENERATOR).meta["config"]["data"]).name
+    trained_on.write_bytes(b"zip")
+    newest = ws.archives_dir / "demo-128x64.zip"
+    newest.write_bytes(b"zip")
+    assert ws.newest_archive() == newest
+    assert choose_real_archive(ws) == (trained_on, "named as the generator's training archive")
+    assert choose_real_archive(ws, newest) == (newest, "--real")
+    trained_on.unlink()
+    path, why = choose_real_archive(ws)
+    assert path == newest and why.startswith("newest in the workspace; the generator's")
+    snapshot = tmp_path / "g.safetensors"  # a generator whose recorded archive is here
+    shutil.copy(DEMO_GENERATOR, snapshot)
+    meta = json.loads(DEMO_GENERATOR.with_suffix(".json").read_text())
+    meta["config"]["data"] = str(tmp_path / "elsewhere.zip")
+    meta["safetensors"] = snapshot.name
+    snapshot.with_suffix(".json").write_text(json.dumps(meta))
+    (tmp_path / "elsewhere.zip").write_bytes(b"zip")
+    assert choose_real_archive(ws, generator=snapshot) == (
+        tmp_path / "elsewhere.zip",
+        "the generator's training archive",
+    )

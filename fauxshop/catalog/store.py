@@ -247,6 +247,13 @@ class Store:
             sql, args = sql + " WHERE status = ?", (status,)
         return self.db.execute(sql + " ORDER BY id", args).fetchall()
 
+    def highest_generated_seed(self, models: dict[str, str]) -> int | None:
+        """The highest seed a composed product made with exactly these models' hashes was
+        tried with, accepted or not (None: none yet): where a new run's seeds continue."""
+        rows = self.db.execute("SELECT provenance FROM generated_products").fetchall()
+        provenances = (json.loads(row["provenance"]) for row in rows)
+        return max((p["seed"] for p in provenances if p.get("models") == models), default=None)
+
     def products(
         self,
         status: str | Iterable[str] | None = None,

@@ -73,7 +73,10 @@ def model_flags(p) -> None:
     p.add_argument("--generator", type=Path, help="snapshot (default: the demo generator)")
     p.add_argument("--tagger", type=Path, help="tagger .safetensors (default: the demo tagger)")
     p.add_argument("--writer", type=Path, help="text run or model (default: the demo writer)")
-    p.add_argument("--real", type=Path, help="archive of the real catalog (default: newest)")
+    p.add_argument(
+        "--real", type=Path,
+        help="archive of the real catalog (default: the generator's training archive, else newest)",
+    )  # fmt: skip
 
 
 def sampling_flags(p, psi: float) -> None:

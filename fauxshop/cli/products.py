@@ -18,18 +18,20 @@ def cmd_products(args) -> int:
     fauxshop products --n 20 --category dress
     """
     from fauxshop.products.compose import compose, format_report
-    from fauxshop.products.export import save_products
-    from fauxshop.products.models import product_models
+    from fauxshop.products.export import first_new_seed, run_folder, save_products
+    from fauxshop.products.models import choose_real_archive, product_models
 
     ws = Workspace.open(args.workdir)
-    real = args.real or ws.newest_archive()
-    if real is None:
-        raise FauxshopError(f"{ws.archives_dir}: no archive of real products; pass --real")
+    real, why = choose_real_archive(ws, args.real, args.generator)
+    print(f"real catalog: {real} ({why})")
     models = product_models(real, args.generator, args.tagger, args.writer)
     if args.regenerate:
         return _regenerate(args, models)
-    result = compose(models, dataclass_from_args(ComposeConfig, args))
-    out = args.out or ws.exports_dir / "products"
+    config = dataclass_from_args(ComposeConfig, args)
+    if config.seed_start is None:
+        config.seed_start = first_new_seed(ws.db_path, models.hashes)
+    result = compose(models, config)
+    out = args.out or run_folder(ws.exports_dir / "products", result, config.category)
     paths = save_products(result, models.real, out, ws.db_path)
     print(format_report(result.report()))
     print(f"gallery: {paths['html']}\nrecords: {paths['jsonl']}, {paths['csv']}")
@@ -89,7 +91,9 @@ def cmd_augment_study(args) -> int:
 def register(sub, common) -> None:
     p = verb(sub, cmd_products, common)
     model_flags(p)
-    p.add_argument("--out", type=Path, help="folder (default: WORKDIR/exports/products)")
+    p.add_argument(
+        "--out", type=Path, help="folder (default: WORKDIR/exports/products/seeds-FIRST-LAST)"
+    )
     p.add_argument("--regenerate", metavar="SKU", help="rebuild a stored product and compare")
     add_dataclass_args(p, ComposeConfig, "composition")
 

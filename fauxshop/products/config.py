@@ -16,9 +16,15 @@ class ComposeConfig:
     """What to make and how strict to be; mapped onto `fauxshop products` flags."""
 
     n: int = field(default=20, metadata={"help": "accepted products wanted"})
-    category: str | None = field(default=None, metadata={"help": "only this category"})
+    category: str | None = field(
+        default=None,
+        metadata={"help": "only this category (None: each class in turn, an equal share)"},
+    )
     psi: float = field(default=0.7, metadata={"help": "truncation psi of the photos"})
-    seed_start: int = field(default=0, metadata={"help": "first candidate seed"})
+    seed_start: int | None = field(
+        default=None,
+        metadata={"help": "first seed (None: after the highest stored for these models)"},
+    )
     max_candidates: int = field(default=200, metadata={"help": "give up after this many seeds"})
     min_confidence: float = field(
         default=0.5, metadata={"help": "tag an attribute only when the tagger is this sure"}

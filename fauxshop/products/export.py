@@ -1,7 +1,8 @@
 """Composed products out: photos, JSONL and CSV records, and an HTML gallery that shows each
 product beside its nearest real one (the evidence that it is not a copy).
 
-Everything goes into one folder, written atomically file by file: images/SKU.png,
+Each run gets its own folder (`run_folder`: named by its seeds), written whole beside it and
+swapped in by one rename, so a gallery never mixes two runs' files: images/SKU.png,
 real/SKU.png (nearest real photos), products.jsonl (every field, provenance included),
 products.csv (the flat fields a spreadsheet wants) and index.html (no scripts, no external
 assets: it opens from disk and on a phone).
@@ -14,8 +15,9 @@ import html
 import json
 from pathlib import Path
 
-from fauxshop.atomic import atomic_open
+from fauxshop.atomic import atomic_dir, atomic_open
 from fauxshop.catalog.store import Store
+from fauxshop.errors import FauxshopError
 from fauxshop.pixels import save_png
 from fauxshop.products.checks import RealCatalog
 from fauxshop.products.compose import Candidate, ComposeResult
@@ -36,35 +38,49 @@ h1 { font-size: 1.3rem; } p.summary { color: #555; }
 """
 
 
+def first_new_seed(db_path: Path, hashes: dict[str, str]) -> int:
+    """The seed after the highest one the store has tried with these models (0: none), so a
+    new run continues the sequence instead of making the same products again."""
+    with Store(db_path) as store:
+        highest = store.highest_generated_seed(hashes)
+    return 0 if highest is None else highest + 1
+
+
+def run_folder(root: Path, result: ComposeResult, category: str | None = None) -> Path:
+    """A run's own gallery folder under `root`, named by the seeds it tried (and the category
+    asked for): runs continuing the seed sequence never share one."""
+    first, last = result.seeds
+    return Path(root) / f"seeds-{first}-{last}{f'-{category}' if category else ''}"
+
+
 def save_products(
     result: ComposeResult, real: RealCatalog, out: Path, db_path: Path | None = None
 ) -> dict[str, Path]:
-    """Write the accepted products (photos, records, gallery) into `out`, and with `db_path`
-    every candidate, accepted or not, into that store; returns the paths."""
+    """Write the accepted products (photos, records, gallery) as folder `out`, replacing a
+    gallery already there whole, and with `db_path` every candidate, accepted or not, into
+    that store; returns the paths."""
     out = Path(out)
+    if out.is_dir() and any(out.iterdir()) and not (out / "products.jsonl").is_file():
+        raise FauxshopError(f"{out}: not a products gallery; pick a new or empty folder")
     accepted = result.accepted
-    for candidate in accepted:
-        sku = candidate.record["sku"]
-        candidate.record["image_path"] = str(
-            save_png(candidate.image, out / "images" / f"{sku}.png")
-        )
-        if real.images is not None:
-            save_png(
-                real.images[candidate.nearest], out / "real" / f"{real.skus[candidate.nearest]}.png"
-            )
-    paths = {
-        "jsonl": out / "products.jsonl",
-        "csv": out / "products.csv",
-        "html": out / "index.html",
-    }
-    with atomic_open(paths["jsonl"], encoding="utf-8") as f:
-        f.writelines(json.dumps(c.record, ensure_ascii=False) + "\n" for c in accepted)
-    with atomic_open(paths["csv"], encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-        writer.writeheader()
-        writer.writerows(_csv_row(c) for c in accepted)
-    with atomic_open(paths["html"], encoding="utf-8") as f:
-        f.write(gallery_html(accepted, result.report(), real.images is not None))
+    names = {"jsonl": "products.jsonl", "csv": "products.csv", "html": "index.html"}
+    with atomic_dir(out) as tmp:
+        for candidate in accepted:
+            image = Path("images") / f"{candidate.record['sku']}.png"
+            save_png(candidate.image, tmp / image)
+            candidate.record["image_path"] = str(out / image)
+            if real.images is not None:
+                nearest = Path("real") / f"{real.skus[candidate.nearest]}.png"
+                save_png(real.images[candidate.nearest], tmp / nearest)
+        with atomic_open(tmp / names["jsonl"], encoding="utf-8") as f:
+            f.writelines(json.dumps(c.record, ensure_ascii=False) + "\n" for c in accepted)
+        with atomic_open(tmp / names["csv"], encoding="utf-8", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+            writer.writeheader()
+            writer.writerows(_csv_row(c) for c in accepted)
+        with atomic_open(tmp / names["html"], encoding="utf-8") as f:
+            f.write(gallery_html(accepted, result.report(), real.images is not None))
+    paths = {kind: out / name for kind, name in names.items()}
     if db_path is not None:
         with Store(db_path) as store:
             store.save_generated(c.record for c in result.candidates)
@@ -103,10 +119,14 @@ def gallery_html(accepted: list[Candidate], report: dict, show_real: bool) -> st
             f'<div class="tags">{html.escape(r["category"])} · {html.escape(tags)}</div>'
             f"<p>{html.escape(r['description'])}</p></div>"
         )
+    first, last = report["seeds"]
     summary = (
         f"{report['accepted']} accepted of {report['candidates']} candidates "
-        f"({report['acceptance_rate']:.0%}); "
+        f"({report['acceptance_rate']:.0%}; "
+        + ", ".join(f"{k} {v['accepted']}/{v['wanted']}" for k, v in report["per_class"].items())
+        + "); "
         + ", ".join(f"{k} {v:.0%}" for k, v in report["pass_rate"].items())
+        + f"; seeds {first}-{last}; novelty against {report['real_archive'] or 'a given catalog'}"
     )
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
