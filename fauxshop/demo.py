@@ -54,7 +54,6 @@ from fauxshop.products.models import (
     DEMO_WRITER,
     DEMO_WRITER_CORPUS,
     product_models,
-    slider_directions,
     studio_directions,
 )
 from fauxshop.tagger.config import TaggerConfig
@@ -157,13 +156,9 @@ def run_demo(ws: Workspace, n: int = 600, seed: int = 0) -> None:
 
     show_generator(DEMO_GENERATOR, ws.exports_dir / "demo")
     show_writer(DEMO_WRITER, corpus, ws.exports_dir / "demo")
-    show_latent_tools(DEMO_GENERATOR, DEMO_TAGGER, archive, ws.exports_dir / "demo")
+    sliders = ws.runs_dir / STUDIO_DIRECTIONS
+    show_latent_tools(DEMO_GENERATOR, DEMO_TAGGER, archive, ws.exports_dir / "demo", sliders)
     show_products(ws, archive)
-    t = _stage("serve: the studio's sliders, found now so that `fauxshop serve` starts in seconds")
-    cache = ws.runs_dir / STUDIO_DIRECTIONS
-    sliders = studio_directions(load_generator(DEMO_GENERATOR), load_tagger(DEMO_TAGGER), cache)
-    print(f"{', '.join(d.name for d in sliders)}: {cache}")
-    _done(t)
     print(f"fauxshop serve --workdir {ws.root} --port 8000")
     print("then open http://127.0.0.1:8000/ (a product per visit) and /studio (editing)")
 
@@ -174,7 +169,11 @@ def show_products(ws: Workspace, archive: Path, n: int = 12) -> None:
     t = _stage(f"products: {n} products that don't exist, checked against {archive.name}")
     models = product_models(archive)
     seed_start = first_new_seed(ws.db_path, models.hashes)  # a rerun makes new products
-    result = compose(models, ComposeConfig(n=n, seed_start=seed_start))  # each class in turn
+    # Each class in turn. The demo generator rarely draws a jumpsuit the tagger accepts (0 of
+    # 20 at psi 0.7, docs/products.md), so 4 candidates per product, not the default 200, keep
+    # the demo from spending minutes chasing one class.
+    config = ComposeConfig(n=n, seed_start=seed_start, max_candidates=4 * n)
+    result = compose(models, config)
     out = run_folder(ws.exports_dir / "products", result)
     paths = save_products(result, models.real, out, ws.db_path)
     print(format_products_report(result.report()))
@@ -224,9 +223,12 @@ def show_writer(model: Path, corpus: Path, out: Path, contexts: int = 48) -> Non
     _done(t)
 
 
-def show_latent_tools(model: Path, tagger_path: Path, archive: Path, out: Path) -> None:
-    """The shipped tagger graded on held-out photos; directions found with it, measured, and
-    shown as edit grids; jumpsuits (the catalog's rare class) made three ways, graded."""
+def show_latent_tools(
+    model: Path, tagger_path: Path, archive: Path, out: Path, sliders_cache: Path
+) -> None:
+    """The shipped tagger graded on held-out photos; the studio's sliders found with it (and
+    cached for `serve`), measured, and shown as edit grids; jumpsuits (the catalog's rare
+    class) made three ways, graded."""
     t = _stage(f"tagger: the shipped {tagger_path.name}, graded on held-out {archive.name}")
     tagger = load_tagger(tagger_path)
     heads = evaluate_tagger(tagger, archive)["heads"]
@@ -240,7 +242,10 @@ def show_latent_tools(model: Path, tagger_path: Path, archive: Path, out: Path) 
     G = load_generator(model)
     names = read_snapshot(model).meta["label_names"]
     dress = names.index("dress")
-    found = slider_directions(G, tagger, class_index=dress)
+    # The studio's sliders (found on class 0, the dress), kept where `serve` looks for them, so
+    # its first start after the demo takes seconds instead of this sampling.
+    found = studio_directions(G, tagger, sliders_cache)
+    print(f"sliders for `fauxshop serve`: {sliders_cache}")
     table = disentanglement(G, tagger, found, range(32), 3.0, class_index=dress)
     print(markdown_table(disentanglement_summary(table)))
     dress_ws = seeds_to_ws(G, range(4), 0.7, dress)
