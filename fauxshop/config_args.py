@@ -26,6 +26,11 @@ def _optional(kind: type):
     return parse
 
 
+def help_field(text: str, default: Any = dataclasses.MISSING) -> Any:
+    """A dataclass field with the one-line help the CLI shows for its flag."""
+    return dataclasses.field(default=default, metadata={"help": text})
+
+
 class _Store(argparse.Action):
     """Store the value and remember that the user gave this flag (so a preset yields to it)."""
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from fauxshop.config_args import help_field
 from fauxshop.errors import FauxshopError
 
 SPACES = ("w", "w+")
@@ -15,34 +16,32 @@ DIRECTION_METHODS = ("interfacegan", "ganspace", "sefa")
 RARE_METHODS = ("filter", "centroid", "conditional")
 
 
-def _help(text: str, default):
-    return field(default=default, metadata={"help": text})
-
-
 @dataclass(frozen=True)
 class ProjectConfig:
     """Settings of a projection, saved in every NAME.npz; defaults are the paper's."""
 
-    steps: int = _help("optimisation steps (the paper uses 1000)", 1000)
-    space: str = _help(
+    steps: int = help_field("optimisation steps (the paper uses 1000)", 1000)
+    space: str = help_field(
         "w: one latent for every layer; w+: one per layer (closer, less editable)", "w"
     )
-    lr: float = _help("peak Adam learning rate", 0.1)
-    lr_rampup: float = _help("fraction of the steps over which lr rises from 0", 0.05)
-    lr_rampdown: float = _help("fraction of the steps at the end over which lr falls to 0", 0.25)
-    w_noise: float = _help("noise added to w at the start, as a fraction of std(W)", 0.05)
-    w_noise_ramp: float = _help("fraction of the steps after which w gets no more noise", 0.75)
-    noise_weight: float = _help("weight of the noise maps' autocorrelation penalty", 1e5)
-    perceptual_weight: float = _help("weight of the mean squared feature difference", 1.0)
-    pixel_weight: float = _help("weight of the pixel MSE (pixels in [-1, 1])", 1.0)
-    features: str = _help(
+    lr: float = help_field("peak Adam learning rate", 0.1)
+    lr_rampup: float = help_field("fraction of the steps over which lr rises from 0", 0.05)
+    lr_rampdown: float = help_field(
+        "fraction of the steps at the end over which lr falls to 0", 0.25
+    )
+    w_noise: float = help_field("noise added to w at the start, as a fraction of std(W)", 0.05)
+    w_noise_ramp: float = help_field("fraction of the steps after which w gets no more noise", 0.75)
+    noise_weight: float = help_field("weight of the noise maps' autocorrelation penalty", 1e5)
+    perceptual_weight: float = help_field("weight of the mean squared feature difference", 1.0)
+    pixel_weight: float = help_field("weight of the pixel MSE (pixels in [-1, 1])", 1.0)
+    features: str = help_field(
         "perceptual features: inception, scorer (the tagger) or none", "inception"
     )
-    w_avg_samples: int = _help("mapped z averaged for the starting w and std(W)", 10000)
-    background: str = _help("colour that pads a photo of another aspect ratio", "white")
-    video_every: int = _help("keep a video frame every N steps (0: no video)", 10)
-    seed: int = _help("seed of the w_avg samples, the starting noise and w's noise", 0)
-    device: str | None = _help("cpu, cuda or cuda:N (default: where G's weights are)", None)
+    w_avg_samples: int = help_field("mapped z averaged for the starting w and std(W)", 10000)
+    background: str = help_field("colour that pads a photo of another aspect ratio", "white")
+    video_every: int = help_field("keep a video frame every N steps (0: no video)", 10)
+    seed: int = help_field("seed of the w_avg samples, the starting noise and w's noise", 0)
+    device: str | None = help_field("cpu, cuda or cuda:N (default: where G's weights are)", None)
 
     def __post_init__(self) -> None:
         problems = []

@@ -6,36 +6,31 @@ Light on purpose (no torch), so the CLI builds `--help` without importing the mo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
+from fauxshop.config_args import help_field
 from fauxshop.errors import FauxshopError
-
-
-def _help(text: str, default: Any) -> Any:
-    """A dataclass field with the one-line help the CLI shows for its flag."""
-    return field(default=default, metadata={"help": text})
 
 
 @dataclass
 class TaggerConfig:
     """Architecture and training settings; saved with every tagger."""
 
-    widths: str = _help(
+    widths: str = help_field(
         "channels per conv block, comma-separated; each block halves H, W", "32,64,128"
     )
-    input_size: str | None = _help(
+    input_size: str | None = help_field(
         "working resolution HxW every image is resized to; none: the training archive's", None
     )
-    dropout: float = _help("dropout on the pooled embedding before the heads", 0.2)
-    seed: int = _help("seed for weights, batch order, flips and dropout", 0)
-    epochs: int = _help("passes over the training split", 30)
-    batch: int = _help("images per optimiser step", 64)
-    lr: float = _help("AdamW peak learning rate (cosine decay to 0)", 3e-3)
-    weight_decay: float = _help("AdamW weight decay on conv and linear weights", 0.05)
-    flip: bool = _help("mirror a random half of each batch left to right", True)
-    device: str = _help("auto (cuda when present), cpu, cuda or cuda:N", "auto")
-    text: str = _help("text branch on title + description: tfidf, minilm or none", "tfidf")
+    dropout: float = help_field("dropout on the pooled embedding before the heads", 0.2)
+    seed: int = help_field("seed for weights, batch order, flips and dropout", 0)
+    epochs: int = help_field("passes over the training split", 30)
+    batch: int = help_field("images per optimiser step", 64)
+    lr: float = help_field("AdamW peak learning rate (cosine decay to 0)", 3e-3)
+    weight_decay: float = help_field("AdamW weight decay on conv and linear weights", 0.05)
+    flip: bool = help_field("mirror a random half of each batch left to right", True)
+    device: str = help_field("auto (cuda when present), cpu, cuda or cuda:N", "auto")
+    text: str = help_field("text branch on title + description: tfidf, minilm or none", "tfidf")
 
     def __post_init__(self):
         for name in ("epochs", "batch"):
