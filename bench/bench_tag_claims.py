@@ -1,13 +1,15 @@
 """Do products claim only what their photos show? An independent judge reads the same photos.
 
 The shipped demo tagger is calibrated on the held-out real photos of the 3,000-product demo
-catalog it learned from (per class: the lowest confidence at which its claims are right
-`--precision` of the time). A judge tagger of another architecture and seed is trained on
-the same catalog's training split (image branch only). The demo generator's products are
-composed twice from the same seeds, with the single `min_confidence` floor only (before)
-and with the calibrated thresholds (after); a product passes when the judge's top class
-agrees with every attribute tag its title claims. Every candidate counts, accepted or not:
-each one's title was written from its claims.
+catalog it learned from, coarsened x`--coarsen` (per class: the lowest confidence at which its
+claims are right `--precision` of the time). A judge tagger of another architecture and seed
+is trained on the same catalog's training split (image branch only). The demo generator's
+products are composed twice from the same seeds (from `--seed-start`, away from the seeds the
+settings were chosen on), with the single `min_confidence` floor only (before) and with the
+calibrated thresholds (after); a product passes when the judge's top class agrees with every
+attribute tag its title claims. The same is counted for the attribute values its text names:
+as written, and as kept (only sentences the tags support). Every candidate counts, accepted
+or not: each one's title and text were written from its claims.
 
     .venv/bin/python bench/bench_tag_claims.py                      # 200 products
     .venv/bin/python bench/bench_tag_claims.py --archive A.zip --judge J.safetensors
@@ -28,6 +30,14 @@ from bench_products import demo_archive
 JUDGE = {"widths": "16,32,64,128", "seed": 1, "text": "none", "epochs": 10}
 
 
+def named_agrees(text: str, judged: dict[str, str]) -> list[bool]:
+    """Per attribute value the text names: does the judge see that value on the photo?"""
+    from fauxshop.catalog.taxonomy import find_mentions
+
+    named = find_mentions(text).items()
+    return [judged.get(head) == v for head, values in named for v in values]
+
+
 def judge_agreement(models, judge, config) -> tuple[list[dict], dict]:
     """Compose, then per product: its claimed attributes and which ones the judge agrees with."""
     from fauxshop.products.compose import compose
@@ -37,25 +47,32 @@ def judge_agreement(models, judge, config) -> tuple[list[dict], dict]:
     rows = []
     for candidate in result.candidates:
         probs = score_images(judge, candidate.image[None])
-        verdict = {
-            head: judge.heads[head][int(probs[head][0].argmax())] == value
-            for head, value in candidate.record["attributes"].items()
-        }
-        rows.append({"title": candidate.record["title"], "agrees": verdict,
-                     "accepted": candidate.record["status"] == "accepted"})  # fmt: skip
+        judged = {h: judge.heads[h][int(p[0].argmax())] for h, p in probs.items()}
+        record = candidate.record
+        written = " ".join([record["description"], *record["checks"]["grounded_text"]
+                            ["dropped_sentences"]])  # fmt: skip
+        rows.append({
+            "title": record["title"],
+            "agrees": {h: judged[h] == v for h, v in record["attributes"].items()},
+            "text as written": named_agrees(written, judged),
+            "text as kept": named_agrees(record["description"], judged),
+        })  # fmt: skip
     assert rows, "no products composed"
     return rows, result.report()
 
 
 def summary(rows: list[dict]) -> dict:
     claims = [v for row in rows for v in row["agrees"].values()]
-    return {
+    out = {
         "products": len(rows),
         "every claim agreed": sum(all(r["agrees"].values()) for r in rows) / len(rows),
         "claims agreed": sum(claims) / len(claims) if claims else None,
         "attributes per product": len(claims) / len(rows),
         "products with no attribute": sum(not r["agrees"] for r in rows) / len(rows),
     }
+    for text in ("text as written", "text as kept"):
+        out[f"{text}: every value agreed"] = sum(all(r[text]) for r in rows) / len(rows)
+    return out
 
 
 def per_head(rows: list[dict], heads) -> list[dict]:
@@ -73,7 +90,9 @@ def main() -> None:
     parser.add_argument("--catalog", type=int, default=3000, help="real demo products")
     parser.add_argument("--archive", type=Path, help="reuse this packed demo archive")
     parser.add_argument("--judge", type=Path, help="reuse this judge tagger")
-    parser.add_argument("--precision", type=float, default=0.9, help="calibration target")
+    parser.add_argument("--precision", type=float, default=0.95, help="calibration target")
+    parser.add_argument("--coarsen", type=float, default=3, help="calibration photos' coarsening")
+    parser.add_argument("--seed-start", type=int, default=1000, help="first product seed")
     parser.add_argument("--quick", action="store_true", help="300 real, 8 products, 2 epochs")
     args = parser.parse_args()
     if args.quick:
@@ -90,7 +109,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="fauxshop-bench-") as tmp:
         archive = args.archive or demo_archive(Path(tmp), args.catalog)
-        measured = measure_calibration(load_tagger(DEMO_TAGGER), archive, args.precision)
+        measured = measure_calibration(
+            load_tagger(DEMO_TAGGER), archive, args.precision, coarsen=args.coarsen
+        )
         print("the demo tagger's thresholds\n" + format_calibration(measured), end="\n\n")
         judge_path = args.judge
         if judge_path is None:
@@ -105,7 +126,7 @@ def main() -> None:
 
         models = product_models(archive)
         calibrated = Calibration("", args.precision, measured["heads"])
-        config = ComposeConfig(n=args.n, max_candidates=args.n)
+        config = ComposeConfig(n=args.n, max_candidates=args.n, seed_start=args.seed_start)
         runs = {}
         for name, calibration in (("before", None), ("after", calibrated)):
             runs[name] = judge_agreement(replace(models, calibration=calibration), judge, config)

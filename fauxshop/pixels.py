@@ -37,6 +37,21 @@ def from_uint8(images: torch.Tensor) -> torch.Tensor:
     return images.float() / 127.5 - 1
 
 
+def coarsen(images: np.ndarray, factor: float) -> np.ndarray:
+    """N x H x W x C uint8 photos without their finest detail: area-downscaled by `factor` and
+    scaled back up bilinearly (factor 1: unchanged)."""
+    if factor == 1:
+        return images
+    if factor < 1:
+        raise ValueError(f"coarsen: factor must be at least 1, got {factor}")
+    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
+    h, w = x.shape[-2:]
+    small = (max(1, round(h / factor)), max(1, round(w / factor)))
+    x = torch.nn.functional.interpolate(x, size=small, mode="area")
+    x = torch.nn.functional.interpolate(x, size=(h, w), mode="bilinear", align_corners=False)
+    return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
 def to_pil(image: np.ndarray) -> Image.Image:
     """One uint8 H x W or H x W x C image (C = 1, 3 or 4) as a Pillow image."""
     return Image.fromarray(image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image)

@@ -23,7 +23,7 @@ from fauxshop.metrics.text import TrainingIndex
 from fauxshop.products import compose as compose_module
 from fauxshop.products.checks import (
     RealCatalog,
-    contradicted,
+    grounded_text,
     tags_from_probs,
     text_novelty,
     title_from_tags,
@@ -75,14 +75,19 @@ def test_tags_keep_confident_attributes_the_category_has():
     assert title_from_tags("dress", {"sleeve": "long", "colour": "red"}) == "Long-sleeved red dress"
 
 
-def test_a_description_naming_another_value_contradicts_the_tags():
-    title = "Sleeveless red knee-length dress"
-    assert contradicted(title, "A red dress, sleeveless, to the knee.") == {}
-    assert contradicted(title, "A blue dress with long sleeves.") == {
-        "colour": ["blue"],
-        "sleeve": ["long"],
-    }
-    assert contradicted("Red dress", "It comes with long sleeves.") == {}  # sleeve left open
+def test_the_text_keeps_only_sentences_the_photos_tags_support():
+    context = "sleeveless red knee-length dress"
+    text = "A red dress, sleeveless, to the knee. Fully lined!\nDetails:\n- In red\n- Pockets"
+    assert grounded_text(text, context) == (text, [])
+    written = (
+        "A blue dress with long sleeves. It has pockets. A floral print for spring.\n"
+        "Details:\n- Floral print\n- In blue\nCare:\n- Dry clean only"
+    )
+    kept, dropped = grounded_text(written, context)
+    # another value of a tag (blue, long) and a print the photo's tags never claimed both go
+    assert dropped == ["A blue dress with long sleeves.", "A floral print for spring.",
+                       "- Floral print", "- In blue"]  # fmt: skip
+    assert kept == "It has pockets.\nCare:\n- Dry clean only"  # the emptied list's heading too
 
 
 def test_novelty_is_measured_in_the_catalogs_own_units():
@@ -129,7 +134,7 @@ def test_compose_records_every_check_and_accepts_clean_products(models):
     assert set(report["seconds"]) == {"generate", "tag", "write", "verify", "novelty"}
     for c in result.candidates:
         checks = c.record["checks"]
-        assert set(checks) == {"on_category", "category_agrees", "no_contradiction",
+        assert set(checks) == {"on_category", "category_agrees", "grounded_text",
                                "image_novel", "text_novel"}  # fmt: skip
         accepted = all(check["passed"] for check in checks.values())
         assert c.record["status"] == ("accepted" if accepted else "rejected")
@@ -173,7 +178,9 @@ def test_a_contradicting_or_off_category_description_is_rejected(models, monkeyp
     checks = candidate.record["checks"]
     assert candidate.record["category"] == "dress"
     assert checks["category_agrees"] == {"passed": False, "fused": "skirt"}
-    assert not checks["no_contradiction"]["passed"]
+    assert checks["grounded_text"] == {
+        "passed": False, "words": 0, "dropped_sentences": ["A blue skirt with long sleeves."],
+    }  # fmt: skip
     assert candidate.record["status"] == "rejected"
 
 

@@ -11,6 +11,7 @@ from test_tagger import write_archive
 
 from fauxshop.cli import main
 from fauxshop.errors import FauxshopError
+from fauxshop.pixels import coarsen
 from fauxshop.products.checks import tags_from_probs
 from fauxshop.tagger.calibration import (
     NEVER,
@@ -96,6 +97,18 @@ def test_a_tag_below_its_threshold_is_left_out():
     assert tags_from_probs(probs, heads, 0.75, Calibration("s", 0.9, found))[1] == {}  # floor
 
 
+def test_coarsen_removes_fine_detail_and_keeps_flat_colour():
+    checks = np.indices((16, 8)).sum(axis=0) % 2 * 255  # a one-pixel checkerboard print
+    photo = np.stack([checks, checks, np.full((16, 8), 40)], axis=-1).astype(np.uint8)[None]
+    soft = coarsen(photo, 2)
+    assert soft.shape == photo.shape and soft.dtype == np.uint8
+    assert np.abs(soft[..., :2].astype(int) - 128).max() <= 1  # the print is gone: mid grey
+    assert (soft[..., 2] == 40).all()  # a flat channel stays exactly as it was
+    assert coarsen(photo, 1) is photo
+    with pytest.raises(ValueError, match="at least 1"):
+        coarsen(photo, 0.5)
+
+
 def test_calibrate_verb_saves_beside_the_tagger_and_a_retrained_tagger_refuses_it(tmp_path, capsys):
     rng = np.random.default_rng(0)
     images = [rng.integers(0, 256, (16, 8, 3), dtype=np.uint8) for _ in range(12)]
@@ -116,7 +129,12 @@ def test_calibrate_verb_saves_beside_the_tagger_and_a_retrained_tagger_refuses_i
     assert set(saved["heads"]) == {"category", "colour"}
     assert "target precision 0.8 on 6 test photos" in out and str(calibration_path(path)) in out
     sha = json.loads(path.with_suffix(".json").read_text())["weights_sha256"]
-    assert load_calibration(path, sha).heads == saved["heads"]
+    assert load_calibration(path, sha).heads == saved["heads"] and saved["coarsen"] == 1
+
+    argv = ["calibrate-tagger", str(path), str(archive), "--precision", "0.8", "--coarsen", "4"]
+    assert main(argv) == 0
+    assert "coarsened x4" in capsys.readouterr().out
+    assert json.loads(calibration_path(path).read_text())["coarsen"] == 4
 
     torch.manual_seed(1)
     save_tagger(Tagger(TaggerConfig(widths="4"), heads, (16, 8)).eval(), path)  # retrained

@@ -56,7 +56,7 @@ def test_product_is_composed_with_its_nearest_real_one(client):
     product = client.get("/api/product", params={"seed": 3}).json()
     assert product["title"] and product["description"] and product["category"]
     assert product["nearest_sku"].startswith("REAL-")
-    assert set(product["checks"]) >= {"image_novel", "text_novel", "no_contradiction"}
+    assert set(product["checks"]) >= {"image_novel", "text_novel", "grounded_text"}
     assert decode(client.get(product["image"])).shape == (64, 32, 3)
     assert decode(client.get(product["nearest_image"])).shape == (64, 32, 3)
 

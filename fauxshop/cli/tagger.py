@@ -29,11 +29,14 @@ def cmd_calibrate_tagger(args) -> int:
     """measure the confidence per tag at which the tagger is right often enough on held-out
     real photos, and save it beside the tagger: products name only tags that clear it
 
-    fauxshop calibrate-tagger runs/tagger-demo-64x32/tagger.safetensors archives/demo-64x32.zip
+    fauxshop calibrate-tagger runs/tagger-demo-64x32/tagger.safetensors archives/demo-64x32.zip \
+        --precision 0.95 --coarsen 3
     """
     from fauxshop.tagger.calibration import calibrate_tagger, calibration_path, format_calibration
 
-    saved = calibrate_tagger(args.tagger, args.archive, args.precision, args.split)
+    saved = calibrate_tagger(
+        args.tagger, args.archive, args.precision, args.split, args.coarsen
+    )
     print(format_calibration(saved))
     print(f"calibration: {calibration_path(args.tagger)}")
     return 0
@@ -49,3 +52,8 @@ def register(sub, common) -> None:
     p.add_argument("archive", type=Path, help="the archive it was trained on (`fauxshop pack`)")
     p.add_argument("--precision", type=float, default=0.9, help="target precision (default 0.9)")
     p.add_argument("--split", default="test", help="held-out split to measure on (default test)")
+    p.add_argument(
+        "--coarsen", type=float, default=1.0,
+        help="score the photos area-downscaled by this factor and back, so only claims that "
+        "survive without fine detail are kept (default 1: as they are; the demo tagger: 3)",
+    )  # fmt: skip

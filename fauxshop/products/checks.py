@@ -6,8 +6,10 @@
   attribute (a skirt has no sleeve). A tag below its threshold is left out, not guessed.
 - category agreement: the fused tagger (photo + the written text) puts it in the category
   the photo alone gave; a description that reads as another garment fails.
-- no contradiction: the text names no value of an attribute the tags fix other than the tag
-  ("long sleeves" for a photo tagged sleeveless).
+- grounded text: the writer fills in what its context leaves open (a colour, a print) and
+  may name another value than a tag ("long sleeves" for a photo tagged sleeveless). Every
+  sentence naming an attribute value the photo's tags do not claim is dropped; the product
+  fails when fewer than `min_words` words are left.
 - image novelty: the nearest real photo in the tagger's feature space is at least
   `min_image_distance` x the median real-to-real nearest-neighbour distance away. The scale
   comes from the catalog itself, so the rule means the same on any catalog: 0 would accept
@@ -19,18 +21,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from fauxshop.catalog.taxonomy import CATEGORY_ATTRIBUTES
-from fauxshop.metrics.text import TrainingIndex, contradictions, words
+from fauxshop.catalog.taxonomy import CATEGORY_ATTRIBUTES, find_mentions
+from fauxshop.metrics.text import TrainingIndex, words
 from fauxshop.tagger.calibration import Calibration
 from fauxshop.text.corpus import context_from_tags
 
-CHECKS = ("category_agrees", "no_contradiction", "image_novel", "text_novel")
+CHECKS = ("category_agrees", "grounded_text", "image_novel", "text_novel")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 def tags_from_probs(
@@ -58,9 +62,29 @@ def title_from_tags(category: str, attributes: Mapping[str, str]) -> str:
     return context[:1].upper() + context[1:]
 
 
-def contradicted(title: str, description: str) -> dict[str, list[str]]:
-    """Attribute -> values the description names against the title's tags ({} when none)."""
-    return {k: sorted(v) for k, v in contradictions(title.lower(), description).items()}
+def grounded_text(description: str, context: str) -> tuple[str, list[str]]:
+    """(the description keeping only the sentences whose every attribute value is one the
+    context, made of the photo's tags, names; the sentences dropped). Lines stay lines; a
+    heading ("Details:") whose list lost every item goes too."""
+    claimed = find_mentions(context)
+
+    def supported(sentence: str) -> bool:
+        named = find_mentions(sentence).items()
+        return all(values <= claimed.get(head, set()) for head, values in named)
+
+    lines: list[str] = []
+    dropped: list[str] = []
+    for line in description.split("\n"):
+        kept = []
+        for sentence in _SENTENCE_END.split(line.strip()):
+            (kept if supported(sentence) else dropped).append(sentence)
+        if kept or not line.strip():
+            lines.append(" ".join(kept))
+    for i in reversed(range(len(lines))):
+        heading = lines[i].endswith(":") and not lines[i].startswith("-")
+        if heading and not (i + 1 < len(lines) and lines[i + 1].startswith("-")):
+            del lines[i]
+    return "\n".join(lines).strip(), dropped
 
 
 @dataclass

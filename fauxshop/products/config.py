@@ -33,6 +33,11 @@ class ComposeConfig:
         default=0.5,
         metadata={"help": "nearest real photo at least this x the catalog's typical gap"},
     )
+    min_words: int = field(
+        default=20,
+        metadata={"help": "reject a description with fewer words left once the sentences "
+                  "naming what the photo's tags do not claim are dropped"},
+    )  # fmt: skip
     max_shared_share: float = field(
         default=0.5, metadata={"help": "reject text sharing a word run this long (share)"}
     )
