@@ -34,9 +34,7 @@ def cmd_calibrate_tagger(args) -> int:
     """
     from fauxshop.tagger.calibration import calibrate_tagger, calibration_path, format_calibration
 
-    saved = calibrate_tagger(
-        args.tagger, args.archive, args.precision, args.split, args.coarsen
-    )
+    saved = calibrate_tagger(args.tagger, args.archive, args.precision, args.split, args.coarsen)
     print(format_calibration(saved))
     print(f"calibration: {calibration_path(args.tagger)}")
     return 0
