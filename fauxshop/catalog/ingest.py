@@ -3,9 +3,13 @@
 Every row ends up somewhere a user can find it. A row with a sku becomes a product; if its
 image can't be used the product is stored with status 'rejected' and the image's reason, so
 fixing the photo and re-ingesting brings it back. A row that can't be a product at all (no sku
-or image, unreadable, bad split, a sku seen earlier in the same table) goes to the store's
-`ingest_rejects` with its row number and text. Re-ingesting the same table changes nothing;
-a changed row is updated in place.
+or image, unreadable, over a limit, bad split, a sku seen earlier in the same table) goes to the
+store's `ingest_rejects` with its row number and text. Re-ingesting the same table changes
+nothing; a changed row is updated in place.
+
+An image path must resolve, symlinks followed, to a file inside the images folder: a table is
+data, and data must not make ingest read (and pack ship) /etc/passwd or a private photo. The
+user can lift this with `allow_outside` when the photos really live elsewhere.
 """
 
 from __future__ import annotations
@@ -20,7 +24,12 @@ from itertools import islice
 from pathlib import Path
 from typing import TypeVar
 
-from fauxshop.catalog.images import DEFAULT_MAX_PIXELS, ImageProblem, inspect_image
+from fauxshop.catalog.images import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_PIXELS,
+    ImageProblem,
+    inspect_image,
+)
 from fauxshop.catalog.store import ProductRecord, Store
 from fauxshop.catalog.tables import (
     BadRow,
@@ -98,8 +107,11 @@ def ingest_table(
     images_dir: Path,
     mapping: ColumnMapping | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    allow_outside: bool = False,
 ) -> IngestReport:
-    """Read `table`, check every image under `images_dir`, and upsert the products."""
+    """Read `table`, check every image under `images_dir`, and upsert the products
+    (`allow_outside`: also images whose paths lead outside `images_dir`)."""
     mapping = mapping or ColumnMapping()
     source = str(table.resolve())
     images_root = images_dir.resolve()
@@ -109,13 +121,22 @@ def ingest_table(
         "images_dir": str(images_root),
         "mapping": mapping.columns(),
         "max_pixels": max_pixels,
+        "max_bytes": max_bytes,
+        "allow_outside": allow_outside,
     }
     table_rows = read_rows(table, mapping)  # a missing file or unknown type fails before the run
     bad_rows: list[BadRow] = []
     with store.recorded_run("ingest", config, report.summary):
         rows = progress(table_rows, desc=f"ingest {table.name}", unit="row")
         rows = _catalog_rows(rows, mapping, report, bad_rows)
-        check = partial(_product, source=source, images_root=images_root, max_pixels=max_pixels)
+        check = partial(
+            _product,
+            source=source,
+            images_root=images_root,
+            max_pixels=max_pixels,
+            max_bytes=max_bytes,
+            allow_outside=allow_outside,
+        )
         # Decoding photos dominates; Pillow and hashlib release the GIL, so threads help.
         with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
             for records in map_batches(pool, check, rows, BATCH_SIZE):
@@ -144,7 +165,14 @@ def _catalog_rows(
         yield item
 
 
-def _product(row: CatalogRow, source: str, images_root: Path, max_pixels: int) -> ProductRecord:
+def _product(
+    row: CatalogRow,
+    source: str,
+    images_root: Path,
+    max_pixels: int,
+    max_bytes: int,
+    allow_outside: bool,
+) -> ProductRecord:
     """The row as a product: checked image facts, or status 'rejected' and the image's reason."""
     record = ProductRecord(
         sku=row.sku,
@@ -158,13 +186,15 @@ def _product(row: CatalogRow, source: str, images_root: Path, max_pixels: int) -
     try:
         if "\0" in row.image:
             raise ImageProblem("image_missing", "the image path holds a NUL byte")
-        # Checked before symlinks are resolved: a link inside the folder is the user's choice.
-        lexical = Path(os.path.normpath(images_root / row.image))
-        path = lexical.resolve()
+        try:
+            path = (images_root / row.image).resolve()
+        except (OSError, RuntimeError) as e:  # a symlink loop, a name too long
+            raise ImageProblem("image_missing", f"{row.image!r}: {e}") from None
         record.image_path = str(path)
-        if not (Path(row.image).is_absolute() or lexical.is_relative_to(images_root)):
-            raise ImageProblem("image_outside_dir", f"{row.image!r} leads outside {images_root}")
-        info = inspect_image(path, max_pixels)
+        if not (allow_outside or path.is_relative_to(images_root)):
+            detail = f"{row.image!r} resolves to {path}, outside {images_root}"
+            raise ImageProblem("image_outside_dir", detail)
+        info = inspect_image(path, max_pixels, max_bytes)
     except ImageProblem as problem:
         record.status, record.reject_reason = "rejected", problem.reason
         record.reject_detail = problem.detail

@@ -1,10 +1,15 @@
 """Read a catalog table (JSONL, CSV or Parquet) row by row, never giving up on a file for one row.
 
 `read_rows` yields, per row, either a `Row` (column → value) or a `BadRow` saying why the row
-can't be read: `not_utf8` or `malformed_row`. `to_catalog_row` then applies the user's
-`ColumnMapping` and yields a `CatalogRow`, or a `BadRow` for `missing_field` (no sku or image),
-`bad_split` or `malformed_row`. Only a table that can't be read at all (missing, not a file,
+can't be read: `not_utf8`, `malformed_row` or `over_limit`. `to_catalog_row` then applies the
+user's `ColumnMapping` and yields a `CatalogRow`, or a `BadRow` for `missing_field` (no sku or
+image), `bad_split`, `malformed_row`, `over_limit` or `not_utf8` (a JSON escape of a lone
+surrogate, which is no character). Only a table that can't be read at all (missing, not a file,
 corrupt Parquet, a mapped column absent from the header) raises `TableError`.
+
+The limits below hold for every format alike, so a row is judged the same whichever file it
+comes in, and no value can exhaust memory, the stack or Python's int-to-text conversion.
+A line of JSONL or CSV ends at \n, \r\n or a lone \r (old spreadsheet exports).
 
 Row numbers are what a person opening the file sees: the line number for JSONL and CSV (a CSV
 header is line 1, a quoted field may span lines: the record's first line), the 1-based record
@@ -16,13 +21,15 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
+import itertools
 import json
 import math
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -39,6 +46,11 @@ SUFFIXES = {
     ".pq": "parquet",
 }
 ATTRIBUTES_COLUMN = "attributes"  # a JSON object column merged into the other attribute columns
+
+MAX_FIELD_CHARS = 1 << 20  # characters in one text value (and kept of a bad row's raw text)
+MAX_DEPTH = 32  # JSON objects and lists nested in one value
+MAX_DIGITS = 100  # digits of one integer (Python won't even print one above 4300)
+MAX_LINE_CHARS = 16 << 20  # characters in one line of a JSONL or CSV file; the rest is skipped
 
 
 class TableError(FauxshopError):
@@ -119,7 +131,7 @@ class BadRow:
             "sku": self.sku,
             "reason": self.reason,
             "detail": self.detail,
-            "raw": self.raw,
+            "raw": self.raw[:MAX_FIELD_CHARS],
         }
 
 
@@ -160,6 +172,11 @@ def read_rows(path: Path, mapping: ColumnMapping | None = None) -> Iterator[Row 
 
 def to_catalog_row(row: Row, mapping: ColumnMapping) -> CatalogRow | BadRow:
     """Pick the product fields out of `row`; every other column becomes an attribute."""
+    problem = _value_problem(row.values)
+    if problem:
+        sku = row.values.get(mapping.sku)
+        clean = isinstance(sku, str) and not _value_problem({mapping.sku: sku})
+        return BadRow(row.number, *problem, row.raw, sku.strip() or None if clean else None)
     values = dict(row.values)
     text: dict[str, str] = {}
     for field, column in mapping.columns().items():
@@ -180,8 +197,8 @@ def to_catalog_row(row: Row, mapping: ColumnMapping) -> CatalogRow | BadRow:
         return BadRow(row.number, "bad_split", detail, row.raw, sku)
     try:
         attributes = _attributes(values)
-    except ValueError as e:
-        return BadRow(row.number, "malformed_row", str(e), row.raw, sku)
+    except RowProblem as e:
+        return BadRow(row.number, e.reason, str(e), row.raw, sku)
     return CatalogRow(
         row.number,
         text["sku"],
@@ -200,15 +217,75 @@ def _attributes(values: dict[str, Any]) -> dict[str, Any]:
     nested = values.pop(ATTRIBUTES_COLUMN, None)
     if isinstance(nested, str) and nested.strip():
         try:
-            nested = json.loads(nested)
+            nested = _loads(nested)
         except json.JSONDecodeError as e:
-            raise ValueError(f"column {ATTRIBUTES_COLUMN!r} is not valid JSON: {e.msg}") from None
+            detail = f"column {ATTRIBUTES_COLUMN!r} is not valid JSON: {e.msg}"
+            raise RowProblem("malformed_row", detail) from None
+        problem = _value_problem({ATTRIBUTES_COLUMN: nested})
+        if problem:
+            raise RowProblem(*problem)
     if nested in (None, ""):
         nested = {}
     if not isinstance(nested, dict):
-        raise ValueError(f"column {ATTRIBUTES_COLUMN!r} is not a JSON object")
+        raise RowProblem("malformed_row", f"column {ATTRIBUTES_COLUMN!r} is not a JSON object")
     # An empty cell is no value: it neither becomes an attribute nor hides a nested one.
     return {**_present(nested), **_present(values)}
+
+
+class RowProblem(ValueError):
+    """Why a row can't be a product: `reason` is a fixed word, the message is for people."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason = reason
+
+
+def _loads(text: str) -> Any:
+    """`json.loads` within the limits: a huge integer or deep nesting is a RowProblem, not a
+    crash (Python refuses integers over 4300 digits; the parser recurses once per level)."""
+    try:
+        return json.loads(text, parse_int=_bounded_int)
+    except RecursionError:
+        raise RowProblem("over_limit", f"JSON nested deeper than {MAX_DEPTH} levels") from None
+
+
+def _bounded_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_DIGITS:
+        detail = f"a number of {len(digits.lstrip('-')):,} digits, above the limit of {MAX_DIGITS}"
+        raise RowProblem("over_limit", detail)
+    return int(digits)
+
+
+def _value_problem(values: dict[str, Any]) -> tuple[str, str] | None:
+    """(reason, detail) if a value breaks a limit or holds a lone surrogate, else None.
+
+    Walks without recursion, so nesting of any depth is measured, not a RecursionError.
+    """
+    stack = [(str(column), value, 1) for column, value in values.items()]
+    while stack:
+        column, value, depth = stack.pop()
+        where = f"column {column!r}"
+        if isinstance(value, str):
+            if len(value) > MAX_FIELD_CHARS:
+                detail = f"{len(value):,} characters, above the limit of {MAX_FIELD_CHARS:,}"
+                return "over_limit", f"{where} holds {detail}"
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError as e:
+                    detail = f"{where} holds the lone surrogate \\u{ord(value[e.start]):04x}"
+                    return "not_utf8", f"{detail}, which is no character"
+        elif isinstance(value, int) and abs(value) >= 10**MAX_DIGITS:
+            return "over_limit", f"{where} holds a number above {MAX_DIGITS} digits"
+        elif isinstance(value, dict | list | tuple):
+            if depth > MAX_DEPTH:
+                return "over_limit", f"{where} is nested deeper than {MAX_DEPTH} levels"
+            items = value.items() if isinstance(value, dict) else ((None, v) for v in value)
+            for key, item in items:
+                stack.append((column, item, depth + 1))
+                if key is not None:
+                    stack.append((column, key, depth))
+    return None
 
 
 def _present(values: dict) -> dict[str, Any]:
@@ -243,31 +320,65 @@ def _loose(data: bytes) -> str:
     return data.decode("utf-8", "backslashreplace").rstrip("\r\n")
 
 
-def _lines(f: IO[bytes]) -> Iterator[tuple[int, int, bytes]]:
-    """(line number, byte offset, bytes) per line, a leading UTF-8 BOM skipped."""
+class Line(NamedTuple):
+    number: int
+    offset: int  # of `data` in the file, in bytes
+    data: bytes  # the line and its ending, or only its first MAX_LINE_CHARS characters if cut
+    cut: bool
+
+
+def _lines(f: IO[bytes]) -> Iterator[Line]:
+    """The lines of a binary file, a leading UTF-8 BOM skipped.
+
+    Read through a text layer for its universal newlines (\\n, \\r\\n and a lone \\r all end a
+    line) and its bounded readline; surrogateescape gives back the file's exact bytes.
+    """
+    text = io.TextIOWrapper(f, encoding="utf-8", errors="surrogateescape", newline="")
     offset = 0
-    for number, line in enumerate(f, start=1):
-        if number == 1 and line.startswith(codecs.BOM_UTF8):
-            line, offset = line[len(codecs.BOM_UTF8) :], len(codecs.BOM_UTF8)
-        yield number, offset, line
-        offset += len(line)
+    for number in itertools.count(1):
+        line = text.readline(MAX_LINE_CHARS + 2)  # room for a \r\n
+        if not line:
+            return
+        data = line.encode("utf-8", "surrogateescape")
+        size = len(data)
+        cut = len(line.rstrip("\r\n")) > MAX_LINE_CHARS
+        while cut and not line.endswith(("\n", "\r")) and (line := text.readline(1 << 20)):
+            size += len(line.encode("utf-8", "surrogateescape"))  # skipped, only counted
+        if number == 1 and data.startswith(codecs.BOM_UTF8):
+            data, offset = data[len(codecs.BOM_UTF8) :], len(codecs.BOM_UTF8)
+            size -= offset
+        yield Line(number, offset, data, cut)
+        offset += size
+
+
+def _too_long(number: int, line: Line, data: bytes) -> BadRow:
+    detail = f"line {line.number} holds over {MAX_LINE_CHARS:,} characters, the limit"
+    return BadRow(number, "over_limit", detail, _loose(data))
 
 
 def _jsonl_rows(f: IO[bytes]) -> Iterator[Row | BadRow]:
     with f:
-        for number, offset, line in _lines(f):
+        for line in _lines(f):
+            number = line.number
+            if line.cut:
+                yield _too_long(number, line, line.data)
+                continue
             try:
-                text = line.decode("utf-8").rstrip("\r\n")
+                text = line.data.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError as e:
-                yield _not_utf8(number, line, offset, e, f"line {number}, column {e.start + 1}")
+                where = f"line {number}, column {e.start + 1}"
+                yield _not_utf8(number, line.data, line.offset, e, where)
                 continue
             if not text.strip():
                 continue
             try:
-                value = json.loads(text)
+                value = _loads(text)
             except json.JSONDecodeError as e:
                 detail = f"invalid JSON: {e.msg} (column {e.colno})"
                 yield BadRow(number, "malformed_row", detail, text)
+                continue
+            except RowProblem as e:
+                yield BadRow(number, e.reason, str(e), text)
                 continue
             if not isinstance(value, dict):
                 detail = f"expected a JSON object, found {type(value).__name__}"
@@ -277,44 +388,51 @@ def _jsonl_rows(f: IO[bytes]) -> Iterator[Row | BadRow]:
 
 
 class _RecordLines:
-    """Feeds csv.reader decoded lines and remembers which bytes made up the current record.
+    """Feeds csv.reader decoded lines and remembers which lines made up the current record.
 
     Undecodable bytes pass through as surrogates (so the reader keeps its place in the file)
-    and are reported per record.
+    and are reported per record. A line over the limit reaches the reader as an empty line.
     """
 
     def __init__(self, f: IO[bytes]):
         self._lines = _lines(f)
-        self.taken: list[tuple[int, int, bytes]] = []
+        self.taken: list[Line] = []
 
     def __iter__(self) -> _RecordLines:
         return self
 
     def __next__(self) -> str:
-        number, offset, line = next(self._lines)
-        self.taken.append((number, offset, line))
-        return line.decode("utf-8", "surrogateescape")
+        line = next(self._lines)
+        self.taken.append(line)
+        return "\n" if line.cut else line.data.decode("utf-8", "surrogateescape")
 
     def start_record(self) -> None:
         self.taken = []
 
     @property
     def number(self) -> int:
-        return self.taken[0][0] if self.taken else 0
+        return self.taken[0].number if self.taken else 0
 
     @property
     def data(self) -> bytes:
-        return b"".join(line for _, _, line in self.taken)
+        return b"".join(line.data for line in self.taken)
+
+    def too_long(self) -> BadRow | None:
+        cut = next((line for line in self.taken if line.cut), None)
+        return None if cut is None else _too_long(self.number, cut, self.data)
 
     def utf8_error(self) -> BadRow | None:
         try:
             self.data.decode("utf-8")
         except UnicodeDecodeError as e:
-            return _not_utf8(self.number, self.data, self.taken[0][1], e, f"line {self.number}")
+            return _not_utf8(self.number, self.data, self.taken[0].offset, e, f"line {self.number}")
         return None
 
 
 def _csv_rows(path: Path, f: IO[bytes], mapping: ColumnMapping) -> Iterator[Row | BadRow]:
+    # csv's own cap (process-wide) only stops a quoted field running on over many lines; the
+    # limit on one value is MAX_FIELD_CHARS, checked like every other format's values.
+    csv.field_size_limit(MAX_LINE_CHARS)
     with f:
         lines = _RecordLines(f)
         reader = csv.reader(lines)
@@ -324,6 +442,8 @@ def _csv_rows(path: Path, f: IO[bytes], mapping: ColumnMapping) -> Iterator[Row 
             raise TableError(f"{path}: empty file, expected a header row") from None
         except csv.Error as e:
             raise TableError(f"{path}: unreadable header row: {e}") from None
+        if lines.too_long():
+            raise TableError(f"{path}: header row holds over {MAX_LINE_CHARS:,} characters")
         if lines.utf8_error():
             raise TableError(f"{path}: header row is not valid UTF-8")
         _check_header(path, header, mapping)
@@ -334,7 +454,12 @@ def _csv_rows(path: Path, f: IO[bytes], mapping: ColumnMapping) -> Iterator[Row 
             except StopIteration:
                 return
             except csv.Error as e:
-                yield BadRow(lines.number, "malformed_row", f"CSV: {e}", _loose(lines.data))
+                reason = "over_limit" if "field limit" in str(e) else "malformed_row"
+                yield BadRow(lines.number, reason, f"CSV: {e}", _loose(lines.data))
+                continue
+            too_long = lines.too_long()
+            if too_long:
+                yield too_long
                 continue
             if not record:  # a blank line
                 continue
@@ -343,7 +468,7 @@ def _csv_rows(path: Path, f: IO[bytes], mapping: ColumnMapping) -> Iterator[Row 
                 column = next((c for c, v in zip(header, record, strict=False) if _escaped(v)), "")
                 yield BadRow(bad.number, bad.reason, f"{bad.detail}, column {column!r}", bad.raw)
             elif len(record) != len(header):
-                span = lines.taken[-1][0] - lines.number
+                span = lines.taken[-1].number - lines.number
                 detail = f"expected {len(header)} fields, found {len(record)}"
                 if span:  # an unclosed quote swallows the lines after it
                     detail += f" (record spans lines {lines.number}-{lines.number + span})"
