@@ -215,3 +215,19 @@ def test_truncated_photo_is_image_truncated(tmp_path, store, images, fmt, cut):
     (images / "cut.img").write_bytes(data[: cut if isinstance(cut, int) else int(len(data) * cut)])
     ingest_jsonl_with(tmp_path, store, images, [{"sku": "X", "image": "cut.img"}])
     assert rejected_reason(store, "X") == "image_truncated"
+
+
+def test_cli_ingest_takes_outside_images_only_when_allowed(tmp_path, images):
+    from fauxshop.catalog.store import Store
+    from fauxshop.cli import main
+
+    (tmp_path / "secret.png").write_bytes(png_bytes())
+    table = tmp_path / "catalog.jsonl"
+    table.write_text(json.dumps({"sku": "ABS", "image": str(tmp_path / "secret.png")}) + "\n")
+    args = ["ingest", str(table), "--images", str(images), "--workdir", str(tmp_path / "w")]
+    assert main(args) == 0
+    with Store(tmp_path / "w" / "catalog.db") as store:
+        assert rejected_reason(store, "ABS") == "image_outside_dir"
+    assert main([*args, "--allow-images-outside"]) == 0
+    with Store(tmp_path / "w" / "catalog.db") as store:
+        assert store.product("ABS")["status"] == "ingested"

@@ -65,7 +65,14 @@ def cmd_ingest(args) -> int:
         else:
             images = args.images or args.table.parent
             mapping = parse_mapping(args.map) if args.map else None
-            report = ingest_table(store, args.table, images, mapping, max_pixels=args.max_pixels)
+            report = ingest_table(
+                store,
+                args.table,
+                images,
+                mapping,
+                max_pixels=args.max_pixels,
+                allow_outside=args.allow_images_outside,
+            )
     print(report.format())
     return 0
 
@@ -155,6 +162,11 @@ def register(sub, common) -> None:
         type=int,
         default=DEFAULT_MAX_PIXELS,
         help="refuse larger images as decompression bombs (default: %(default)s)",
+    )
+    p.add_argument(
+        "--allow-images-outside",
+        action="store_true",
+        help="accept image paths that resolve outside --images (absolute, ../, symlinks)",
     )
     p.add_argument(
         "--fashion-mnist",
