@@ -1,8 +1,13 @@
+import json
+import signal
 import sqlite3
+import subprocess
+import sys
+import threading
 
 import pytest
 
-from fauxshop.catalog.store import SCHEMA_VERSION, ProductRecord, Store, StoreError
+from fauxshop.catalog.store import MIGRATIONS, SCHEMA_VERSION, ProductRecord, Store, StoreError
 
 
 def test_new_store_is_migrated_in_wal_mode_with_foreign_keys(tmp_path):
@@ -101,3 +106,98 @@ def test_rejected_product_keeps_reason_and_detail(tmp_path):
     row = store.product("A")
     assert row["reject_reason"] == "image_too_large"
     assert row["reject_detail"] == "9000x9000 is above the cap"
+
+
+def test_a_migration_another_process_finished_first_is_not_run_again(tmp_path, monkeypatch):
+    """Two processes opening a fresh store: the one that loses the race waits, then finds the
+    schema in place (it used to fail with 'table products already exists')."""
+    path = tmp_path / "c.db"
+    real = Store.schema_version.fget
+    raced = []
+
+    def version_then_race(store):
+        version = real(store)
+        if not raced:  # the other process migrates right after this one looked
+            raced.append(True)
+            Store(path).close()
+        return version
+
+    monkeypatch.setattr(Store, "schema_version", property(version_then_race))
+    with Store(path) as store:
+        store.upsert_products([ProductRecord(sku="A", source="t")])
+        assert real(store) == SCHEMA_VERSION and store.count() == 1
+
+
+def test_concurrent_writers_wait_for_each_other(tmp_path):
+    """A write transaction takes the write lock at BEGIN, so a writer whose snapshot went stale
+    never gets 'database is locked'; the busy timeout makes the other one wait."""
+    Store(tmp_path / "c.db").close()
+    errors = []
+
+    def write(prefix: str) -> None:
+        try:
+            with Store(tmp_path / "c.db") as store:
+                for i in range(60):
+                    batch = [ProductRecord(sku=f"{prefix}{i}-{j}", source=prefix) for j in range(3)]
+                    store.upsert_products(batch)
+                    store.replace_ingest_rejects(prefix, [{"row": i, "reason": "malformed_row"}])
+        except sqlite3.Error as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=write, args=(p,)) for p in "AB"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with Store(tmp_path / "c.db") as store:
+        assert store.count() == 2 * 60 * 3
+
+
+def test_runs_of_a_killed_process_are_marked_interrupted(tmp_path):
+    path = tmp_path / "c.db"
+    code = (
+        "import os, signal, sys\n"
+        "from fauxshop.catalog.store import Store\n"
+        "store = Store(sys.argv[1])\n"
+        "store.start_run('ingest', {})\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    with Store(path) as store:
+        mine = store.start_run("prune", {})
+        runs = {r["id"]: r for r in store.db.execute("SELECT * FROM runs")}
+        assert runs[mine]["status"] == "running"  # this process is alive: its run stays
+        killed_run = runs[min(runs)]
+        assert killed_run["status"] == "interrupted" and killed_run["finished_at"]
+        assert "ended without finishing" in json.loads(killed_run["summary"])["error"]
+    with Store(path) as store:  # a live run of another store object is left alone
+        row = store.db.execute("SELECT status FROM runs WHERE id = ?", (mine,)).fetchone()
+        assert row["status"] == "running"
+
+
+def test_a_run_stopped_by_ctrl_c_is_interrupted_and_an_error_is_failed(tmp_path):
+    store = Store(tmp_path / "c.db")
+    for error in (KeyboardInterrupt(), ValueError("boom")):
+        with pytest.raises(type(error)), store.recorded_run("ingest", {}, dict):
+            raise error
+    statuses = [r["status"] for r in store.db.execute("SELECT status FROM runs ORDER BY id")]
+    assert statuses == ["interrupted", "failed"]
+
+
+def test_a_version_1_store_is_migrated_keeping_runs_and_their_products(tmp_path):
+    path = tmp_path / "c.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.executescript(MIGRATIONS[0] + "\nPRAGMA user_version = 1;")
+    db.execute("INSERT INTO runs (kind, started_at) VALUES ('products', 'then')")
+    db.execute("INSERT INTO generated_products (sku, run_id, created_at) VALUES ('G', 1, 'then')")
+    db.close()
+    with Store(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert store.db.execute("SELECT run_id FROM generated_products").fetchone()[0] == 1
+        assert store.db.execute("SELECT kind, status FROM runs").fetchone()[:] == (
+            "products",
+            "running",  # no host or pid recorded: nothing says whether it still runs
+        )
+        assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1

@@ -4,6 +4,11 @@ Products from every source land here, with their status through the pipeline
 (ingested → kept | pruned, or rejected at ingest with a reason). Rows that are
 too broken to become a product (no sku, malformed, duplicate sku) go to
 `ingest_rejects` with file, row and reason, so nothing a user gave is lost.
+
+Several processes may use one store at once (two ingests, a prune beside the studio): every
+write transaction takes the write lock when it begins (BEGIN IMMEDIATE), so none fails on a
+stale snapshot, and a busy timeout makes the others wait for it. Migrations run inside such a
+transaction and re-read the schema version there, so only the first process migrates.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
+import socket
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -87,8 +94,31 @@ MIGRATIONS: tuple[str, ...] = (
         created_at   TEXT NOT NULL
     );
     """,
+    # Runs record the host and process running them, and may end 'interrupted'. SQLite can't
+    # change a CHECK in place: the table is rebuilt (foreign keys are off while migrating).
+    """
+    CREATE TABLE runs_new (
+        id           INTEGER PRIMARY KEY,
+        kind         TEXT NOT NULL,
+        path         TEXT,
+        config       TEXT NOT NULL DEFAULT '{}',
+        summary      TEXT NOT NULL DEFAULT '{}',
+        status       TEXT NOT NULL DEFAULT 'running'
+                     CHECK (status IN ('running', 'finished', 'failed', 'interrupted')),
+        started_at   TEXT NOT NULL,
+        finished_at  TEXT,
+        host         TEXT,
+        pid          INTEGER
+    );
+    INSERT INTO runs_new (id, kind, path, config, summary, status, started_at, finished_at)
+        SELECT id, kind, path, config, summary, status, started_at, finished_at FROM runs;
+    DROP TABLE runs;
+    ALTER TABLE runs_new RENAME TO runs;
+    CREATE INDEX runs_running ON runs(status, host);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+BUSY_TIMEOUT_S = 60.0  # how long a write waits for another process's transaction
 
 
 def _now() -> str:
@@ -131,12 +161,13 @@ class Store:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, isolation_level=None)
+        self.db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode = WAL")
-        self.db.execute("PRAGMA foreign_keys = ON")
         self.db.execute("PRAGMA synchronous = NORMAL")
         self._migrate()
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self._mark_interrupted_runs()
 
     # -- schema -----------------------------------------------------------------
     @property
@@ -144,15 +175,57 @@ class Store:
         return self.db.execute("PRAGMA user_version").fetchone()[0]
 
     def _migrate(self) -> None:
+        """Bring the schema up to SCHEMA_VERSION, in one transaction holding the write lock.
+
+        The version is read again once the lock is held: another process may have migrated
+        while this one waited. Foreign keys are off (they can't change inside a transaction),
+        so rebuilding a table doesn't cascade to the rows that point at it.
+        """
+        if self._checked_version() == SCHEMA_VERSION:
+            return
+        with self.transaction():
+            version = self._checked_version()
+            for target, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                # executescript would commit the transaction first: run statement by statement.
+                for statement in _statements(script):
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {target}")
+
+    def _checked_version(self) -> int:
         version = self.schema_version
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path}: schema version {version} is newer than this fauxshop "
                 f"({SCHEMA_VERSION}); upgrade fauxshop"
             )
-        for target, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            # executescript commits first, so wrap the script and the version bump ourselves.
-            self.db.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {target};\nCOMMIT;")
+        return version
+
+    def _mark_interrupted_runs(self) -> None:
+        """Mark 'interrupted' the runs on this host whose process is gone.
+
+        A run records the host name and pid of the process that started it. A process that
+        ends normally, or by an exception or Ctrl-C, records how the run ended itself; one
+        killed outright (SIGKILL, the OOM killer, a power cut) can't, and its run would stay
+        'running' forever. So whoever opens the store next looks: a run still 'running' on
+        this host whose pid no longer exists can never finish. Runs of other hosts (a store on
+        a shared disk) are left as they are, as are runs from before pids were recorded:
+        their processes can't be seen from here. A pid reused by a new process keeps a dead
+        run 'running' until that one ends too; the rule may be late, but never marks a live
+        run interrupted.
+        """
+        host = socket.gethostname()
+        running = self.db.execute(
+            "SELECT id, pid FROM runs WHERE status = 'running' AND host = ?", (host,)
+        ).fetchall()
+        for run in running:
+            if _process_exists(run["pid"]):
+                continue
+            error = f"process {run['pid']} on {host} ended without finishing the run"
+            self.db.execute(
+                "UPDATE runs SET status = 'interrupted', summary = ?, finished_at = ?"
+                " WHERE id = ? AND status = 'running'",
+                (json.dumps({"error": error}), _now(), run["id"]),
+            )
 
     def close(self) -> None:
         self.db.close()
@@ -334,19 +407,28 @@ class Store:
     # -- runs ---------------------------------------------------------------------
     def start_run(self, kind: str, config: dict, path: str | None = None) -> int:
         cur = self.db.execute(
-            "INSERT INTO runs (kind, path, config, started_at) VALUES (?,?,?,?)",
-            (kind, path, json.dumps(config, sort_keys=True, default=str), _now()),
+            "INSERT INTO runs (kind, path, config, started_at, host, pid) VALUES (?,?,?,?,?,?)",
+            (
+                kind,
+                path,
+                json.dumps(config, sort_keys=True, default=str),
+                _now(),
+                socket.gethostname(),
+                os.getpid(),
+            ),
         )
         return cur.lastrowid
 
     @contextlib.contextmanager
     def recorded_run(self, kind: str, config: dict, summary: Callable[[], dict]):
-        """Record a run around a block: finished with `summary()`, or failed with the error."""
+        """Record a run around a block: finished with `summary()`, failed with the error, or
+        interrupted (Ctrl-C, exit)."""
         run_id = self.start_run(kind, config)
         try:
             yield run_id
         except BaseException as e:
-            self.finish_run(run_id, {**summary(), "error": str(e)}, status="failed")
+            status = "failed" if isinstance(e, Exception) else "interrupted"
+            self.finish_run(run_id, {**summary(), "error": str(e) or type(e).__name__}, status)
             raise
         self.finish_run(run_id, summary())
 
@@ -357,12 +439,35 @@ class Store:
         )
 
 
+def _statements(script: str) -> Iterator[str]:
+    """The SQL statements of `script`, one by one (statements end at a line's end)."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            yield statement
+            statement = ""
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
+
+
 class _Transaction:
+    """Takes the write lock at BEGIN (IMMEDIATE): a transaction that read first and wrote later
+    would fail at once, busy timeout or not, if another process wrote in between."""
+
     def __init__(self, db: sqlite3.Connection):
         self.db = db
 
     def __enter__(self):
-        self.db.execute("BEGIN")
+        self.db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type, *exc):
         self.db.execute("ROLLBACK" if exc_type else "COMMIT")
