@@ -5,8 +5,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -231,3 +233,18 @@ def test_cli_ingest_takes_outside_images_only_when_allowed(tmp_path, images):
     assert main([*args, "--allow-images-outside"]) == 0
     with Store(tmp_path / "w" / "catalog.db") as store:
         assert store.product("ABS")["status"] == "ingested"
+
+
+def test_quick_probe_finds_no_crash_no_loss_and_no_failed_concurrent_ingest():
+    script = Path(__file__).parents[1] / "bench" / "probe_ingest.py"
+    env = dict(os.environ, FAUXSHOP_QUIET="1")
+    out = subprocess.run(
+        [sys.executable, str(script), "--quick", "--json"], capture_output=True, text=True, env=env
+    )
+    assert out.returncode == 0, out.stderr
+    counts = json.loads(out.stdout.strip().splitlines()[-1])
+    assert counts["bad rows rejected with a reason"] == counts["bad rows"] > 0
+    assert counts["concurrent trials"] >= 2
+    assert counts["ingests killed"] >= 1
+    zero = ("crashes", "good rows lost", "concurrent trials failed", "killed runs left running")
+    assert {name: counts[name] for name in zero} == dict.fromkeys(zero, 0)
