@@ -176,7 +176,7 @@ def to_catalog_row(row: Row, mapping: ColumnMapping) -> CatalogRow | BadRow:
     if problem:
         sku = row.values.get(mapping.sku)
         clean = isinstance(sku, str) and not _value_problem({mapping.sku: sku})
-        return BadRow(row.number, *problem, row.raw, sku.strip() or None if clean else None)
+        return BadRow(row.number, *problem, row.raw, (sku.strip() or None) if clean else None)
     values = dict(row.values)
     text: dict[str, str] = {}
     for field, column in mapping.columns().items():
@@ -264,22 +264,22 @@ def _value_problem(values: dict[str, Any]) -> tuple[str, str] | None:
     stack = [(str(column), value, 1) for column, value in values.items()]
     while stack:
         column, value, depth = stack.pop()
-        where = f"column {column!r}"
         if isinstance(value, str):
             if len(value) > MAX_FIELD_CHARS:
                 detail = f"{len(value):,} characters, above the limit of {MAX_FIELD_CHARS:,}"
-                return "over_limit", f"{where} holds {detail}"
+                return "over_limit", f"column {column!r} holds {detail}"
             if not value.isascii():
                 try:
                     value.encode("utf-8")
                 except UnicodeEncodeError as e:
-                    detail = f"{where} holds the lone surrogate \\u{ord(value[e.start]):04x}"
-                    return "not_utf8", f"{detail}, which is no character"
+                    surrogate = f"\\u{ord(value[e.start]):04x}"
+                    detail = f"the lone surrogate {surrogate}, which is no character"
+                    return "not_utf8", f"column {column!r} holds {detail}"
         elif isinstance(value, int) and abs(value) >= 10**MAX_DIGITS:
-            return "over_limit", f"{where} holds a number above {MAX_DIGITS} digits"
+            return "over_limit", f"column {column!r} holds a number above {MAX_DIGITS} digits"
         elif isinstance(value, dict | list | tuple):
             if depth > MAX_DEPTH:
-                return "over_limit", f"{where} is nested deeper than {MAX_DEPTH} levels"
+                return "over_limit", f"column {column!r} is nested over {MAX_DEPTH} levels deep"
             items = value.items() if isinstance(value, dict) else ((None, v) for v in value)
             for key, item in items:
                 stack.append((column, item, depth + 1))
