@@ -30,7 +30,7 @@ from test_ingest import (  # noqa: F401 - `images` and `store` are fixtures
 from fauxshop.catalog import tables
 from fauxshop.catalog.images import DEFAULT_MAX_BYTES
 from fauxshop.catalog.ingest import ingest_table
-from fauxshop.catalog.tables import MAX_DEPTH, MAX_FIELD_CHARS
+from fauxshop.catalog.tables import MAX_DEPTH, MAX_FIELD_CHARS, MAX_RAW_CHARS
 
 HOSTILE_ATTRIBUTES = {
     "huge_int": "1" * 5000,
@@ -116,7 +116,7 @@ def test_field_size_limit_is_the_same_for_jsonl_csv_and_parquet(tmp_path, store,
     assert sorted(rejects) == ["C2", "J2", "P2"]
     for reject in rejects.values():
         assert reject["reason"] == "over_limit" and "'title'" in reject["detail"]
-        assert len(reject["raw"]) <= MAX_FIELD_CHARS
+        assert len(reject["raw"]) == MAX_RAW_CHARS
 
 
 def test_overlong_line_is_one_reject_and_the_next_lines_keep_their_numbers(

@@ -47,10 +47,11 @@ SUFFIXES = {
 }
 ATTRIBUTES_COLUMN = "attributes"  # a JSON object column merged into the other attribute columns
 
-MAX_FIELD_CHARS = 1 << 20  # characters in one text value (and kept of a bad row's raw text)
+MAX_FIELD_CHARS = 1 << 20  # characters in one text value
 MAX_DEPTH = 32  # JSON objects and lists nested in one value
 MAX_DIGITS = 100  # digits of one integer (Python won't even print one above 4300)
 MAX_LINE_CHARS = 16 << 20  # characters in one line of a JSONL or CSV file; the rest is skipped
+MAX_RAW_CHARS = 1 << 16  # of a bad row's text kept: enough to find and fix the row
 
 
 class TableError(FauxshopError):
@@ -125,13 +126,17 @@ class BadRow:
     raw: str
     sku: str | None = None
 
+    def __post_init__(self) -> None:
+        # Bad rows are kept until the ingest ends: rows of huge fields must not pile up.
+        object.__setattr__(self, "raw", self.raw[:MAX_RAW_CHARS])
+
     def as_reject(self) -> dict:
         return {
             "row": self.number,
             "sku": self.sku,
             "reason": self.reason,
             "detail": self.detail,
-            "raw": self.raw[:MAX_FIELD_CHARS],
+            "raw": self.raw,
         }
 
 
