@@ -266,6 +266,7 @@ def _value_problem(values: dict[str, Any]) -> tuple[str, str] | None:
 
     Walks without recursion, so nesting of any depth is measured, not a RecursionError.
     """
+    too_big = 10**MAX_DIGITS
     stack = [(str(column), value, 1) for column, value in values.items()]
     while stack:
         column, value, depth = stack.pop()
@@ -280,7 +281,7 @@ def _value_problem(values: dict[str, Any]) -> tuple[str, str] | None:
                     surrogate = f"\\u{ord(value[e.start]):04x}"
                     detail = f"the lone surrogate {surrogate}, which is no character"
                     return "not_utf8", f"column {column!r} holds {detail}"
-        elif isinstance(value, int) and abs(value) >= 10**MAX_DIGITS:
+        elif isinstance(value, int) and abs(value) >= too_big:
             return "over_limit", f"column {column!r} holds a number above {MAX_DIGITS} digits"
         elif isinstance(value, dict | list | tuple):
             if depth > MAX_DEPTH:
