@@ -52,7 +52,6 @@ def cmd_ingest(args) -> int:
 
     fauxshop ingest products.csv --images photos/ --map sku=product_id,image=photo
     """
-    from fauxshop.catalog.fashion_mnist import ingest_fashion_mnist
     from fauxshop.catalog.ingest import ingest_table
     from fauxshop.catalog.tables import parse_mapping
 
@@ -60,6 +59,8 @@ def cmd_ingest(args) -> int:
         raise FauxshopError("ingest: give a TABLE (with --images) or --fashion-mnist [DIR]")
     with open_store(args) as store:
         if args.fashion_mnist is not None:
+            from fauxshop.catalog.fashion_mnist import ingest_fashion_mnist  # imports torch
+
             ws = Workspace.open(args.workdir)
             report = ingest_fashion_mnist(store, ws, args.fashion_mnist, limit=args.limit)
         else:
