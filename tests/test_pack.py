@@ -1,5 +1,7 @@
+import fcntl
 import io
 import json
+import os
 import zipfile
 
 import numpy as np
@@ -153,3 +155,44 @@ def test_cut_class_keeps_k_train_images_of_the_class_and_everything_else(tmp_pat
         cut_class(tmp_path / "a.zip", tmp_path / "x.zip", "coat", keep=1)
     with pytest.raises(FauxshopError, match="keep must be 0..7"):
         cut_class(tmp_path / "a.zip", tmp_path / "x.zip", "dress", keep=8)
+
+
+def test_a_pack_killed_between_its_two_renames_leaves_a_pair_readers_refuse(tmp_path, monkeypatch):
+    store = _kept_store(tmp_path)
+    out = tmp_path / "a.zip"
+    pack(store, out, PackConfig(32, 32))
+    store.set_verdict(next(store.products())["id"], "pruned", "test", {})
+
+    class Killed(BaseException):
+        """Stops pack where a SIGKILL could: after the corpus's rename, before the archive's."""
+
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if str(dst).endswith(".zip"):
+            raise Killed
+        real_replace(src, dst)
+
+    monkeypatch.setattr("fauxshop.atomic.os.replace", replace)
+    with pytest.raises(Killed):
+        pack(store, out, PackConfig(32, 32))
+    with pytest.raises(FauxshopError, match=r"a.corpus.jsonl: not the corpus packed with a.zip"):
+        corpus_path(out)
+    monkeypatch.setattr("fauxshop.atomic.os.replace", real_replace)
+    assert pack(store, out, PackConfig(32, 32))["packed"] == 4
+    assert len(corpus_path(out).read_text().splitlines()) == 4
+
+
+def test_pack_removes_a_killed_packs_temp_files_and_refuses_a_concurrent_pack(tmp_path):
+    store = _kept_store(tmp_path)
+    out = tmp_path / "a.zip"
+    stale = [tmp_path / ".a.zip.k2j4x.tmp", tmp_path / ".a.corpus.jsonl.q81z.tmp"]
+    other = tmp_path / ".b.zip.a1b2.tmp"  # another archive's: not this pack's to remove
+    for path in (*stale, other):
+        path.write_bytes(b"PK half a zip")
+    pack(store, out, PackConfig(32, 32))
+    assert [p.exists() for p in stale] == [False, False] and other.exists()
+    with open(tmp_path / ".a.zip.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(FauxshopError, match="a.zip: another pack is writing it"):
+            pack(store, out, PackConfig(32, 32))

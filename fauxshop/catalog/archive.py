@@ -3,8 +3,9 @@
 An archive is a zip of PNGs plus `dataset.json`, in the layout of NVIDIA's dataset_tool:
 image members read in sorted name order, labels as `{"labels": [[name, int], ...]}`, and
 fauxshop's own extras (label names, per-image sku, split and attributes) under a `fauxshop`
-key that dataset_tool ignores. Training, FID, the tagger, `pack` and `cut_class` all meet
-here, so they agree on member names, labels, decoding and the bytes written.
+key that dataset_tool ignores (among them the sha256 of the text corpus packed beside it).
+Training, FID, the tagger, `pack` and `cut_class` all meet here, so they agree on member
+names, labels, decoding and the bytes written.
 """
 
 from __future__ import annotations
@@ -99,6 +100,11 @@ def label_names(meta: dict) -> list[str]:
 def products(meta: dict) -> dict[str, dict]:
     """Per-image extras by member name: sku, split and attributes ({} when absent)."""
     return (meta.get("fauxshop") or {}).get("products") or {}
+
+
+def corpus_sha256(meta: dict) -> str | None:
+    """The sha256 of the text corpus `pack` wrote with the archive (None: not recorded)."""
+    return (meta.get("fauxshop") or {}).get("corpus_sha256")
 
 
 def archive_fingerprint(path: str | Path) -> str:
