@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,16 +38,32 @@ from fauxshop.runtime import capture_rng, restore_rng
 
 FORMAT = "fauxshop-image-snapshot/1"
 SNAPSHOT_RE = re.compile(r"^snapshot-\d{6,}(-\d{9,})?\.json$")
+# the temp names `atomic_path` gives a snapshot's two files while they are written
+TEMP_RE = re.compile(r"^\.snapshot-\d{6,}(-\d{9,})?\.(json|safetensors)\.\w+\.tmp$")
 
 
 def snapshot_name(run_dir: Path, cur_nimg: int) -> str:
-    """`snapshot-{kimg:06d}`; snapshots under 1 kimg apart get the image count appended
-    rather than replacing each other, so the older one stays a resume point until pruned."""
-    stem = f"snapshot-{cur_nimg // 1000:06d}"
-    with contextlib.suppress(OSError, ValueError, KeyError):
-        if json.loads((run_dir / f"{stem}.json").read_text())["cur_nimg"] != cur_nimg:
-            stem += f"-{cur_nimg:09d}"
-    return stem
+    """`snapshot-{kimg:06d}` for a run's first snapshot in a kimg; later ones in the same kimg
+    (--snap-kimg < 1) get the image count appended, `snapshot-{kimg:06d}-{cur_nimg:09d}`.
+
+    So a name never holds two points of a run: pruning the first one of a kimg does not free
+    its name, since the snapshots that pushed it out are still there, in the same kimg.
+    """
+    kimg = cur_nimg // 1000
+    plain = f"snapshot-{kimg:06d}"
+    for nimg, path in _committed(run_dir):
+        if kimg * 1000 <= nimg < cur_nimg or (path.stem == plain and nimg != cur_nimg):
+            return f"{plain}-{cur_nimg:09d}"
+    return plain
+
+
+def remove_temp_files(run_dir: str | Path) -> None:
+    """Delete the temp files a kill left mid-save (some are whole snapshots): only our own
+    `.snapshot-*.tmp` names. Only the run's one writer may call it: a reader would delete a
+    live save's file."""
+    for path in Path(run_dir).glob(".snapshot-*.tmp"):
+        if TEMP_RE.match(path.name):
+            path.unlink(missing_ok=True)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -85,6 +102,7 @@ def save_checkpoint(run_dir: str | Path, state: dict[str, Any], keep: int = 3) -
     it at the point a resumed run should continue from.
     """
     run_dir = Path(run_dir)
+    remove_temp_files(run_dir)
     rng_tensors, rng_state = capture_rng()
     tensors = {f"rng.{k}": v for k, v in rng_tensors.items()}
     meta = {"rng": rng_state, "optimizers": {}}
@@ -142,6 +160,49 @@ def _prune(run_dir: Path, keep: int) -> None:
 # Loading
 
 
+def check_finite(path: Path, tensors: dict[str, torch.Tensor]) -> None:
+    """Refuse NaN or inf weights: a network holding them renders garbage without complaint.
+    One pass over the float tensors at load (t * 0 is NaN exactly where t is NaN or inf; it
+    sums twice as fast as isfinite reduces)."""
+    bad = [k for k, t in tensors.items() if t.is_floating_point() and (t * 0).sum() != 0]
+    if bad:
+        more = f" (+{len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise FauxshopError(f"{path}: weight {bad[0]} holds NaN or inf{more}")
+
+
+def check_fits(path: Path, module: nn.Module, tensors: dict[str, torch.Tensor]) -> None:
+    """Every tensor of `module` present in `tensors` with its name, shape and dtype, no other
+    tensor there, and all finite; else a one-line error naming the first problems."""
+    want = module.state_dict()
+    problems = [f"missing {k}" for k in want if k not in tensors]
+    problems += [f"unexpected {k}" for k in tensors if k not in want]
+    problems += [
+        f"{k} is {t.dtype} {list(t.shape)}, not {want[k].dtype} {list(want[k].shape)}"
+        for k, t in tensors.items()
+        if k in want and (t.shape != want[k].shape or t.dtype != want[k].dtype)
+    ]
+    if problems:
+        more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise FauxshopError(
+            f"{path}: weights do not fit the network: {'; '.join(problems[:3])}{more}"
+        )
+    check_finite(path, tensors)
+
+
+def build_network(
+    path: Path, build: Callable[[], nn.Module], tensors: dict[str, torch.Tensor]
+) -> nn.Module:
+    """The network `build` makes from a sidecar's settings, holding `tensors`: settings that
+    do not build, or build a network these tensors do not fit, fail in one line."""
+    try:
+        module = build()
+    except Exception as e:  # a sidecar's settings of a wrong type or value fail in many ways
+        raise FauxshopError(f"{path}: its recorded settings do not build the network: {e}") from e
+    check_fits(path, module, tensors)
+    module.load_state_dict(tensors)
+    return module
+
+
 @dataclass
 class Snapshot:
     """A verified snapshot: its JSON sidecar and a lazy view of its tensors."""
@@ -152,27 +213,61 @@ class Snapshot:
     def tensors(self, prefix: str = "") -> dict[str, torch.Tensor]:
         """Tensors whose names start with `prefix`, with the prefix removed."""
         out = {}
-        with safetensors.safe_open(self.path, framework="pt") as f:
-            for key in f.keys():  # noqa: SIM118 (safe_open is not a mapping)
-                if key.startswith(prefix):
-                    out[key[len(prefix) :]] = f.get_tensor(key)
+        try:
+            with safetensors.safe_open(self.path, framework="pt") as f:
+                for key in f.keys():  # noqa: SIM118 (safe_open is not a mapping)
+                    if key.startswith(prefix):
+                        out[key[len(prefix) :]] = f.get_tensor(key)
+        except (OSError, safetensors.SafetensorError) as e:
+            raise FauxshopError(f"{self.path}: not a readable safetensors file ({e})") from e
         return out
 
     def load_module(self, name: str, module: nn.Module) -> None:
-        module.load_state_dict(self.tensors(f"{name}."))
+        tensors = self.tensors(f"{name}.")
+        check_fits(self.path, module, tensors)
+        module.load_state_dict(tensors)
 
     def load_optimizer(self, name: str, opt: torch.optim.Optimizer) -> None:
-        meta = self.meta["optimizers"][name]
-        state: dict[int, dict] = {}
-        for key, value in self.tensors(f"{name}.state.").items():
-            index, field = key.split(".", 1)
-            state.setdefault(int(index), {})[field] = value
-        for index, extra in meta["state_extra"].items():
-            state.setdefault(int(index), {}).update(extra)
-        opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+        try:
+            meta = self.meta["optimizers"][name]
+            state: dict[int, dict] = {}
+            for key, value in self.tensors(f"{name}.state.").items():
+                index, field = key.split(".", 1)
+                state.setdefault(int(index), {})[field] = value
+            for index, extra in meta["state_extra"].items():
+                state.setdefault(int(index), {}).update(extra)
+            opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+        except (AttributeError, KeyError, TypeError, ValueError) as e:
+            raise FauxshopError(f"{self.path}: optimiser state {name} does not load ({e!r})") from e
 
     def restore_rng(self) -> None:
-        restore_rng(self.tensors("rng."), self.meta["rng"])
+        try:
+            restore_rng(self.tensors("rng."), self.meta["rng"])
+        except (KeyError, RuntimeError, TypeError, ValueError) as e:
+            raise FauxshopError(f"{self.path}: its RNG state does not load ({e!r})") from e
+
+
+# Sidecar fields every snapshot has, and the types of those only some have.
+_REQUIRED = {"safetensors": str, "safetensors_sha256": str, "cur_nimg": int}
+_OPTIONAL = {"G_kwargs": dict, "D_kwargs": dict, "config": dict, "label_names": list}
+
+
+def _check_meta(json_path: Path, meta: Any) -> None:
+    """The sidecar's fields have the types the loaders rely on, and its tensors file is a
+    plain name beside it (never a path elsewhere)."""
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise FauxshopError(f"{json_path}: not a fauxshop image snapshot")
+    for key, kind in _REQUIRED.items():
+        if not isinstance(meta.get(key), kind):
+            raise FauxshopError(f"{json_path}: field {key!r} is missing or not a {kind.__name__}")
+    for key, kind in _OPTIONAL.items():
+        if key in meta and not isinstance(meta[key], kind):
+            raise FauxshopError(f"{json_path}: field {key!r} is not a {kind.__name__}")
+    if not all(isinstance(name, str) for name in meta.get("label_names", [])):
+        raise FauxshopError(f"{json_path}: field 'label_names' holds a non-string")
+    name = meta["safetensors"]
+    if Path(name).name != name or name.startswith(".") or not name.endswith(".safetensors"):
+        raise FauxshopError(f"{json_path}: field 'safetensors' is {name!r}, not a file beside it")
 
 
 def read_snapshot(path: str | Path) -> Snapshot:
@@ -183,13 +278,16 @@ def read_snapshot(path: str | Path) -> Snapshot:
         meta = json.loads(json_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise FauxshopError(f"{json_path}: not a readable snapshot sidecar ({e})") from e
-    if meta.get("format") != FORMAT:
-        raise FauxshopError(f"{json_path}: not a fauxshop image snapshot")
+    _check_meta(json_path, meta)
     tensors = json_path.with_name(meta["safetensors"])
     if not tensors.is_file():
         raise FauxshopError(f"{json_path}: its tensors file {tensors.name} is missing")
     if file_sha256(tensors) != meta["safetensors_sha256"]:
         raise FauxshopError(f"{tensors}: sha256 differs from the one its sidecar recorded")
+    try:  # the header lists every tensor: a truncated or foreign file fails here, not later
+        safetensors.safe_open(tensors, framework="pt").keys()
+    except (OSError, safetensors.SafetensorError) as e:
+        raise FauxshopError(f"{tensors}: not a readable safetensors file ({e})") from e
     return Snapshot(tensors, meta)
 
 
@@ -223,8 +321,11 @@ def snapshot_generator(
     snapshot: Snapshot, device: str | torch.device = "cpu", ema: bool = True
 ) -> Generator:
     """The generator of an already opened (and verified) snapshot."""
-    G = Generator(**snapshot.meta["G_kwargs"])
-    snapshot.load_module("G_ema" if ema else "G", G)
+    kwargs = snapshot.meta.get("G_kwargs")
+    if kwargs is None:
+        raise FauxshopError(f"{snapshot.path}: holds no generator (its sidecar has no G_kwargs)")
+    tensors = snapshot.tensors("G_ema." if ema else "G.")
+    G = build_network(snapshot.path, lambda: Generator(**kwargs), tensors)
     return G.to(device).eval().requires_grad_(False)
 
 

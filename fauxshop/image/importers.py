@@ -33,6 +33,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from fauxshop.errors import FauxshopError
+from fauxshop.image.checkpoint import check_finite
 from fauxshop.image.networks import (
     Discriminator,
     Generator,
@@ -40,9 +41,18 @@ from fauxshop.image.networks import (
     channels_at,
     fir_kernel,
 )
-from fauxshop.image.unpickle import ModuleRecord, load_network_pickle
+from fauxshop.image.unpickle import ModuleRecord, load_network_pickle, load_reason, torch_load
 
 StateDict = dict[str, torch.Tensor]
+_STRUCTURE_ERRORS = (
+    AttributeError,
+    IndexError,
+    KeyError,
+    OSError,
+    RuntimeError,
+    TypeError,
+    ValueError,
+)
 W_AVG_SAMPLES = 4096
 
 
@@ -78,13 +88,27 @@ def load_external(path: str | Path) -> ExternalCheckpoint:
     path = Path(path)
     if not path.is_file():
         raise FauxshopError(f"{path}: no such file")
-    if path.suffix == ".safetensors":
-        ckpt = _load_fauxshop(path)
-    elif path.suffix in (".pt", ".pth") or _is_zip(path):
-        ckpt = _load_rosinality(path)
-    else:
-        ckpt = _load_nvidia(path)
-    _check_fits(path, ckpt)
+    try:
+        if path.suffix == ".safetensors":
+            ckpt = _load_fauxshop(path)
+        elif path.suffix in (".pt", ".pth") or _is_zip(path):
+            ckpt = _load_rosinality(path)
+        else:
+            ckpt = _load_nvidia(path)
+        _check_fits(path, ckpt)
+    except (
+        AttributeError,
+        IndexError,
+        KeyError,
+        OSError,
+        RuntimeError,
+        TypeError,
+        ValueError,
+    ) as e:
+        # a damaged or foreign file's structure fails in ways no check above names
+        raise FauxshopError(f"{path}: not a usable StyleGAN2 checkpoint ({load_reason(e)})") from e
+    for state in (ckpt.G, ckpt.G_ema, ckpt.D or {}):
+        check_finite(path, state)
     return ckpt
 
 
@@ -129,8 +153,16 @@ def _from_nvidia(path: Path, tensors: StateDict) -> StateDict:
         if name.rsplit(".", 1)[-1] == "resample_filter":
             _check_filter(path, name, t, fir_kernel())
         else:
-            out[name] = t.float().contiguous()
+            out[name] = _as_float(path, name, t)
     return out
+
+
+def _as_float(path: Path, name: str, t: object) -> torch.Tensor:
+    """A weight as float32; an integer, boolean or non-tensor value is no network weight."""
+    if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+        kind = t.dtype if isinstance(t, torch.Tensor) else type(t).__name__
+        raise FauxshopError(f"{path}: {name} is {kind}, not a floating-point weight")
+    return t.float().contiguous()
 
 
 def _nvidia_overrides(kwargs: dict, init_kwargs: dict) -> dict:
@@ -150,11 +182,8 @@ def _nvidia_overrides(kwargs: dict, init_kwargs: dict) -> dict:
 
 
 def _load_rosinality(path: Path) -> ExternalCheckpoint:
-    try:  # train.py also saves its argparse Namespace; nothing else beyond tensors is allowed
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises several types for foreign or unsafe files
-        raise FauxshopError(f"{path}: cannot load as a torch checkpoint: {_reason(e)}") from e
+    # train.py also saves its argparse Namespace; nothing else beyond tensors is allowed
+    data = torch_load(path, [argparse.Namespace])
     if not isinstance(data, dict) or not isinstance(data.get("g_ema"), dict):
         raise FauxshopError(f"{path}: not a rosinality stylegan2-pytorch checkpoint (no 'g_ema')")
     G_ema = _from_rosinality(path, data["g_ema"], _ros_g_name, "g_ema")
@@ -171,16 +200,6 @@ def _load_rosinality(path: Path) -> ExternalCheckpoint:
     D = _from_rosinality(path, data["d"], _ros_d_name, "d")
     D_kwargs = _infer_d_kwargs(path, D, G_kwargs)
     return ExternalCheckpoint("rosinality", G_kwargs, G, G_ema, D, D_kwargs)
-
-
-_TORCH_BOILERPLATE = ("Weights only load failed", "Please file an issue", "Check the documentation")
-
-
-def _reason(e: Exception) -> str:
-    """The line of a torch.load error that says what was wrong, without its advice paragraphs."""
-    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
-    useful = [line for line in lines if not line.startswith(_TORCH_BOILERPLATE)]
-    return (useful or lines or [type(e).__name__])[0]
 
 
 Renamer = Callable[[str, dict], tuple[str, torch.Tensor] | None]
@@ -202,7 +221,7 @@ def _from_rosinality(path: Path, state: dict, rename: Renamer, what: str) -> Sta
             _check_filter(path, f"{what}.{key}", t, fir_kernel() * gain)
         else:
             name, value = renamed
-            out[name] = value.float().contiguous()
+            out[name] = _as_float(path, f"{what}.{key}", value)
     return out
 
 
@@ -309,7 +328,7 @@ def _load_fauxshop(path: Path) -> ExternalCheckpoint:
     for key, t in tensors.items():
         prefix, _, name = key.partition(".")
         if prefix in groups:
-            groups[prefix][name] = t
+            groups[prefix][name] = _as_float(path, key, t)
     G_ema = groups["G_ema"] or groups["G"]
     if not G_ema:
         raise FauxshopError(f"{path}: no tensors named G.* or G_ema.*; not a fauxshop checkpoint")

@@ -136,6 +136,29 @@ class RestrictedUnpickler(pickle.Unpickler):
         )
 
 
+def load_reason(e: Exception) -> str:
+    """The line of a loader's error that says what is wrong, without torch's advice paragraphs
+    (which suggest `weights_only=False`, i.e. running the file's code: never do that)."""
+    text = str(e).split("WeightsUnpickler error:", 1)[-1]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    useful = [line for line in lines if "weights_only" not in line and "file an issue" not in line]
+    return (useful or [type(e).__name__])[0]
+
+
+def torch_load(path: str | Path, safe: list | tuple = ()) -> Any:
+    """`torch.load` of tensors and plain data only (plus the `safe` classes), never code; a file
+    it refuses or cannot read is a one-line FauxshopError."""
+    path = Path(path)
+    try:
+        with torch.serialization.safe_globals(list(safe)), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # pickle protocol notes
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for foreign, unsafe or truncated files
+        raise FauxshopError(
+            f"{path}: not loadable as tensors and plain data: {load_reason(e)}"
+        ) from e
+
+
 def load_network_pickle(path: str | Path) -> Any:
     """Unpickle an NVIDIA snapshot safely: networks come back as `ModuleRecord`s."""
     path = Path(path)
