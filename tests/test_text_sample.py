@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
@@ -31,6 +32,34 @@ def test_same_seed_same_text_other_seed_other_text(trained):
     other = write(model, tokenizer, contexts, SamplingConfig(n=2, seed=8, max_new_tokens=40))
     assert [r["description"] for r in other] != [r["description"] for r in first]
     assert [r["context"] for r in first] == [contexts[0]] * 2 + [contexts[1]] * 2
+
+
+def test_a_seed_gives_its_text_whatever_else_draws_from_the_global_rng(trained):
+    """The studio writes for concurrent requests: another caller drawing from torch's global RNG
+    between tokens must not change a seed's text, and writing must not reseed that RNG."""
+    model, tokenizer, _ = trained
+    settings = SamplingConfig(n=2, seed=7, max_new_tokens=30)
+    state = torch.get_rng_state()
+    alone = write(model, tokenizer, ["red dress"], settings)
+    assert torch.equal(torch.get_rng_state(), state)
+
+    def other_caller_draws(module, args) -> None:
+        torch.rand(1)
+
+    hook = model.register_forward_pre_hook(other_caller_draws)
+    try:
+        assert write(model, tokenizer, ["red dress"], settings) == alone
+    finally:
+        hook.remove()
+
+
+def test_concurrent_writers_each_get_their_seeds_text(trained):
+    model, tokenizer, _ = trained
+    settings = [SamplingConfig(seed=seed, max_new_tokens=30) for seed in range(4)]
+    serial = [write(model, tokenizer, ["red dress"], s) for s in settings]
+    with ThreadPoolExecutor(4) as pool:
+        concurrent = list(pool.map(lambda s: write(model, tokenizer, ["red dress"], s), settings))
+    assert concurrent == serial
 
 
 def test_left_padding_does_not_change_a_greedy_text(trained):

@@ -2,7 +2,8 @@
 
 Every prompt starts with the EOS id, as every record but the first does in the packed
 training stream, then the context line. The same seed, contexts and settings give the same
-text on the same device.
+text on the same device, whatever else runs beside it: tokens are drawn from the call's own
+torch.Generator, never torch's global RNG (the studio writes for concurrent requests).
 """
 
 from __future__ import annotations
@@ -54,6 +55,38 @@ def _new_tokens(config: SamplingConfig, room: int, limit: int) -> int:
     return min(config.max_new_tokens, room)
 
 
+class _Draw:
+    """The last logits processor: draws each row's next token from the warped scores with the
+    call's own generator and leaves only that token finite, so `generate`'s greedy pick takes
+    it. (`generate` samples from the global RNG, which concurrent callers share.)"""
+
+    def __init__(self, generator: torch.Generator):
+        self.generator = generator
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        probs = torch.softmax(scores, dim=-1)
+        drawn = torch.multinomial(probs, num_samples=1, generator=self.generator)
+        return torch.full_like(scores, -float("inf")).scatter_(1, drawn, 0.0)
+
+
+def _processors(config: SamplingConfig, device: torch.device) -> list:
+    """Temperature, top-k and top-p as `generate` would apply them when sampling, then `_Draw`
+    seeded with `config.seed`; none for greedy writing."""
+    from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
+    if config.temperature <= 0:
+        return []
+    warpers = []
+    if config.temperature != 1.0:
+        warpers.append(TemperatureLogitsWarper(config.temperature))
+    if config.top_k:
+        warpers.append(TopKLogitsWarper(config.top_k))
+    if config.top_p < 1.0:
+        warpers.append(TopPLogitsWarper(config.top_p))
+    generator = torch.Generator(device).manual_seed(config.seed)
+    return [*warpers, _Draw(generator)]
+
+
 class _CountFinished:
     """A stopping criterion that never stops: it advances `progress` as each text in the batch
     reaches EOS and shows the batch's token count against its limit, so a long batch shows
@@ -95,19 +128,15 @@ def write(
         for _ in range(config.n)
     ]
     max_new = _new_tokens(config, limit - max(len(ids) for _, ids in prompts), limit)
-    greedy = config.temperature <= 0
     generation = GenerationConfig(
-        do_sample=not greedy,
-        temperature=None if greedy else config.temperature,
-        top_k=config.top_k,
-        top_p=None if greedy else config.top_p,
+        do_sample=False,  # sampling is `_processors`' draw; generate keeps the one finite token
         repetition_penalty=config.repetition_penalty,
         max_new_tokens=max_new,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
     device = next(model.parameters()).device
-    torch.manual_seed(config.seed)
+    processors = _processors(config, device)
     results = []
     with bar(len(prompts), "write", unit="text", enabled=show_progress) as progress:
         for start in range(0, len(prompts), config.batch_size):
@@ -118,6 +147,7 @@ def write(
                 input_ids=ids.to(device),
                 attention_mask=mask.to(device),
                 generation_config=generation,
+                logits_processor=processors,
                 stopping_criteria=[finished],
             )
             progress.update(len(chunk) - finished.counted)  # the texts cut at the limit
