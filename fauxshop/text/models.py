@@ -43,6 +43,9 @@ def shipped_smollm2() -> Path:
 
 def load_base(name: str) -> tuple[Any, Any]:
     """(model, tokenizer) of a base to fine-tune: `smollm2`, a .gguf file, a folder, a hub id."""
+    from fauxshop.image.checkpoint import check_finite
+    from fauxshop.image.unpickle import load_reason
+
     transformers = transformers_quietly()
     path = shipped_smollm2() if name == SHIPPED_SMOLLM2 else Path(name)
     try:
@@ -55,15 +58,15 @@ def load_base(name: str) -> tuple[Any, Any]:
             kwargs, source = {}, name
         tokenizer = transformers.AutoTokenizer.from_pretrained(source, **kwargs)
         model = transformers.AutoModelForCausalLM.from_pretrained(source, dtype="float32", **kwargs)
-    except (OSError, ValueError, ImportError, KeyError) as e:
-        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    except Exception as e:  # transformers, tokenizers and torch raise many types for bad files
         raise FauxshopError(
-            f"cannot load base model {name!r}: {first_line} "
+            f"cannot load base model {name!r}: {load_reason(e)} "
             "(offline? pass a local folder, a .gguf file, 'smollm2' or --from-scratch)"
         ) from e
     _drop_gguf_marker(model)
     prepare(tokenizer)
     check_compatible(model, tokenizer, name)
+    check_finite(Path(name), dict(model.state_dict()))
     return model, tokenizer
 
 
@@ -136,15 +139,96 @@ def model_folder(path: str | Path) -> Path:
 
 
 def load_trained(path: str | Path, device: str = "cpu") -> tuple[Any, Any, dict[str, Any]]:
-    """(model, tokenizer, meta) of a trained run or any saved causal-LM folder, in eval mode."""
+    """(model, tokenizer, meta) of a trained run or any saved causal-LM folder, in eval mode.
+
+    Weights load as safetensors or torch's weights-only pickles, never running code; a damaged
+    or hostile folder is refused in one line, as are NaN or inf weights.
+    """
+    from fauxshop.image.checkpoint import check_finite
+    from fauxshop.image.unpickle import load_reason
+
     transformers = transformers_quietly()
     folder = model_folder(path)
     meta_path = folder / META_FILE
-    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+    except (OSError, ValueError) as e:
+        raise FauxshopError(f"{meta_path}: not readable JSON ({e})") from e
+    if not isinstance(meta, dict):
+        raise FauxshopError(f"{meta_path}: not a JSON object")
+    _check_weight_files(folder)
     try:
         tokenizer = prepare(transformers.AutoTokenizer.from_pretrained(folder))
-        model = transformers.AutoModelForCausalLM.from_pretrained(folder, dtype="float32")
-    except (OSError, ValueError) as e:
-        raise FauxshopError(f"{folder}: cannot load the model ({e})") from e
+    except FauxshopError as e:
+        raise FauxshopError(f"{folder}: {e}") from e
+    except Exception as e:  # tokenizers raises many types for a damaged tokenizer.json
+        raise FauxshopError(
+            f"{folder}: cannot load its tokenizer or config ({load_reason(e)})"
+        ) from e
+    try:
+        model, info = transformers.AutoModelForCausalLM.from_pretrained(
+            folder, dtype="float32", output_loading_info=True, ignore_mismatched_sizes=True
+        )
+    except Exception as e:  # transformers and torch raise many types for bad files
+        raise FauxshopError(f"{folder}: cannot load the model ({load_reason(e)})") from e
+    # transformers fills a missing (or, as asked here, misshapen) weight with random values
+    # and only logs it
+    absent = [f"{name} is missing" for name in sorted(info["missing_keys"])]
+    absent += [f"{k} is {list(got)}, not {list(want)}" for k, got, want in info["mismatched_keys"]]
+    if absent:
+        more = f" (+{len(absent) - 1} more)" if len(absent) > 1 else ""
+        raise FauxshopError(f"{folder}: weight {absent[0]}{more}")
     check_compatible(model, tokenizer, str(folder))
+    check_finite(folder, dict(model.state_dict()))
     return model.to(device).eval(), tokenizer, meta
+
+
+def _check_weight_files(folder: Path) -> None:
+    """Every safetensors file's header reads and lists only floating-point tensors:
+    transformers would cast integer ones to weights without a word."""
+    import safetensors
+
+    for path in sorted(folder.glob("*.safetensors")):
+        try:
+            with safetensors.safe_open(path, framework="pt") as f:
+                dtypes = {key: f.get_slice(key).get_dtype() for key in f.keys()}  # noqa: SIM118
+        except (OSError, safetensors.SafetensorError) as e:
+            raise FauxshopError(f"{path}: not a readable safetensors file ({e})") from e
+        for key, dtype in dtypes.items():
+            if dtype not in ("F16", "BF16", "F32", "F64"):
+                raise FauxshopError(f"{path}: weight {key} is {dtype}, not floating-point")
+
+
+# The trainer state's fields and the types `text.train` restores them as.
+_STATE_TYPES: dict[str, type | tuple[type, ...]] = {
+    "step": int,
+    "best_val": (int, float),
+    "evals_since_best": int,
+    "tokens_seen": int,
+    "optimizer": dict,
+    "scaler": (dict, type(None)),
+    "rng_tensors": dict,
+    "rng_state": str,
+}
+
+
+def load_trainer_state(path: str | Path) -> dict[str, Any]:
+    """The trainer's state saved beside a checkpoint (tensors and plain data only, never
+    code), each field checked for its type, so a damaged file is refused in one line."""
+    import torch
+
+    from fauxshop.image.unpickle import torch_load
+
+    state = torch_load(path)
+    if not isinstance(state, dict):
+        raise FauxshopError(f"{path}: not a trainer state (a {type(state).__name__})")
+    for key, kind in _STATE_TYPES.items():
+        if not isinstance(state.get(key), kind):
+            raise FauxshopError(f"{path}: field {key!r} is missing or of the wrong type")
+    try:
+        rng = json.loads(state["rng_state"])
+    except ValueError as e:
+        raise FauxshopError(f"{path}: field 'rng_state' is not JSON ({e})") from e
+    if not isinstance(rng, dict) or not isinstance(state["rng_tensors"].get("torch"), torch.Tensor):
+        raise FauxshopError(f"{path}: its RNG state is incomplete")
+    return state
