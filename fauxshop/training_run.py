@@ -4,7 +4,8 @@ A run folder holds the invocation's `config.json` and append-only logs, CSV (`lo
 header) or JSON lines (`log.jsonl`, `metrics.jsonl`, ...), each row carrying a counter (a tick
 or a step). A resumed run may change only some settings (`changed_settings` names the others
 that differ), and it first drops the log rows the stopped run wrote after the snapshot it
-resumes from (`start_run_folder`), so the rows it writes again are not written twice.
+resumes from, and a killed run's temp files (`start_run_folder`), so the rows it writes again
+are not written twice.
 
 Light on purpose (no torch): the config modules the CLI reads for `--help` import `AMP_MODES`.
 """
@@ -39,8 +40,14 @@ def start_run_folder(
     resumed_at: int | None = None,
 ) -> None:
     """Write this invocation's config.json; with `resumed_at`, drop every row of the `logs`
-    whose `counter` is past it (rows the stopped run wrote after its last snapshot)."""
+    whose `counter` is past it (rows the stopped run wrote after its last snapshot; a fresh
+    start passes 0, so a run killed before its first snapshot does not log its ticks twice).
+    The temp files a killed run left (atomic writes of its config, logs, grids, snapshots)
+    go first: no one else writes in a run folder while its trainer starts."""
     run_dir.mkdir(parents=True, exist_ok=True)
+    for stale in run_dir.glob(".*.tmp"):
+        if stale.is_file():
+            stale.unlink()
     with atomic_open(run_dir / "config.json", "w", encoding="utf-8") as f:
         json.dump(config, f, indent=indent)
     if resumed_at is not None:
@@ -64,21 +71,28 @@ def append_jsonl(path: Path, row: dict[str, Any]) -> None:
 
 
 def trim_log(path: Path, counter: str, last: int) -> None:
-    """Keep the rows of a CSV or JSON-lines log whose `counter` is at most `last`."""
+    """Keep the rows of a CSV or JSON-lines log whose `counter` is at most `last`.
+
+    A last line without its newline was cut short by a kill and is dropped; a log left with
+    no rows is removed, so the next row writes its own header."""
     if not path.is_file():
         return
     text = path.read_text(encoding="utf-8")
+    lines = [
+        line for line in text.splitlines(keepends=True) if line.endswith("\n") and line.strip()
+    ]
     if path.suffix == ".csv":
-        lines = text.splitlines(keepends=True)
-        rows = csv.DictReader(lines)
-        kept = lines[:1] + [
+        header, rows = lines[:1], csv.DictReader(lines)
+        kept = [
             line for line, row in zip(lines[1:], rows, strict=True) if int(row[counter]) <= last
         ]
     else:
-        lines = [line for line in text.splitlines() if line.strip()]
-        kept = [line + "\n" for line in lines if json.loads(line)[counter] <= last]
+        header, kept = [], [line for line in lines if json.loads(line)[counter] <= last]
+    if not kept:
+        path.unlink()
+        return
     with atomic_open(path, "w", encoding="utf-8") as f:
-        f.writelines(kept)
+        f.writelines(header + kept)
 
 
 # Each trainer's kind: the config.json key only its config has, its log, the log's counter

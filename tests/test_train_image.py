@@ -332,6 +332,20 @@ def test_sigkill_leaves_valid_snapshots_and_resumes(archive, tmp_path):
     assert read_snapshot(latest_snapshot(out)).meta["cur_nimg"] == round((reached + 0.02) * 1000)
 
 
+def test_a_restart_after_a_kill_before_the_first_snapshot_logs_each_tick_once(archive, tmp_path):
+    out = tmp_path / "restarted"
+    config = _tiny(archive, out, 0.012, tick_kimg=0.004, snap_kimg=1.0)
+    train(config)
+    for path in out.glob("snapshot-*"):  # as if killed just before its first snapshot
+        path.unlink()
+    with open(out / "metrics.jsonl", "w") as f:
+        f.write('{"tick": 1, "fid": 9.0}\n{"tick": 2, "fi')  # the kill cut its last row short
+    train(config)
+    with open(out / "log.csv") as f:
+        assert [int(r["tick"]) for r in csv.DictReader(f)] == [1, 2, 3]
+    assert not (out / "metrics.jsonl").exists()  # this run asked for no metrics
+
+
 def test_conditional_generator_trains_one_step(archive, tmp_path):
     result = train(_tiny(archive, tmp_path / "cond", 0.004, cond=True))
     assert result["step"] == 1

@@ -479,7 +479,7 @@ def _train(config: TrainConfig, resume: bool, env: Dist) -> dict[str, Any]:
             indent=1,
             logs=("log.csv", "metrics.jsonl"),
             counter="tick",
-            resumed_at=counters["tick"] if snapshot else None,
+            resumed_at=counters["tick"],  # 0 when fresh: drops a killed first try's rows
         )
 
     total_nimg = int(config.kimg * 1000)
