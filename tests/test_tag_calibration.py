@@ -142,3 +142,25 @@ def test_calibrate_verb_saves_beside_the_tagger_and_a_retrained_tagger_refuses_i
     with pytest.raises(FauxshopError, match=r"stale calibration.*calibrate-tagger"):
         load_calibration(path, new_sha)
     assert load_calibration(tmp_path / "uncalibrated.safetensors", new_sha) is None
+
+
+@pytest.mark.parametrize(
+    "saved",
+    [
+        [1, 2],  # not an object
+        {"format": "fauxshop-tagger-calibration/1", "weights_sha256": "s", "heads": {}},
+        {"format": "fauxshop-tagger-calibration/1", "weights_sha256": "s",
+         "target_precision": "x", "heads": {}},
+        {"format": "fauxshop-tagger-calibration/1", "weights_sha256": "s",
+         "target_precision": 0.9, "heads": 5},
+        {"format": "fauxshop-tagger-calibration/1", "weights_sha256": "s",
+         "target_precision": 0.9, "heads": {"colour": {"threshold": "0.5", "classes": {}}}},
+        {"format": "fauxshop-tagger-calibration/1", "weights_sha256": "s",
+         "target_precision": 0.9, "heads": {"colour": {"threshold": 0.5, "classes": {"red": 1}}}},
+    ],
+)  # fmt: skip
+def test_a_malformed_calibration_file_is_one_line_naming_it(tmp_path, saved):
+    tagger = tmp_path / "t.safetensors"
+    calibration_path(tagger).write_text(json.dumps(saved))
+    with pytest.raises(FauxshopError, match=r"t\.calibration\.json: (format|not a calibration)"):
+        load_calibration(tagger, "s")

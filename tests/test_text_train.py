@@ -116,6 +116,21 @@ def test_resume_refuses_changes_that_break_exactness(text_corpus, tmp_path):
         train_text(dataclasses.replace(config, out=str(tmp_path / "new")), resume=True)
 
 
+def test_resume_from_a_damaged_or_foreign_trainer_state_is_one_line(text_corpus, tmp_path):
+    config = _config(tmp_path, text_corpus, max_steps=3)
+    train_text(config)
+    state_path = Path(config.out) / "checkpoint" / text_train.STATE_FILE
+    state = torch.load(state_path, weights_only=True)
+    state["optimizer"] = {"state": {}, "param_groups": []}  # another model's optimiser
+    torch.save(state, state_path)
+    longer = dataclasses.replace(config, max_steps=6)
+    with pytest.raises(FauxshopError, match=r"trainer_state\.pt: does not fit this run's"):
+        train_text(longer, resume=True)
+    state_path.write_bytes(b"not a checkpoint")
+    with pytest.raises(FauxshopError, match=r"trainer_state\.pt: "):
+        train_text(longer, resume=True)
+
+
 def test_early_stopping_ends_a_run_that_stopped_improving(text_corpus, tmp_path):
     config = _config(tmp_path, text_corpus, lr=0.0, warmup_steps=1, eval_every=1, patience=2)
     config = dataclasses.replace(config, max_steps=50)

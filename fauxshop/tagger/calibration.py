@@ -164,8 +164,9 @@ def load_calibration(tagger_path: str | Path, weights_sha256: str) -> Calibratio
         return None
     except (OSError, ValueError) as e:
         raise FauxshopError(f"{path}: not a readable calibration ({e})") from e
-    if saved.get("format") != FORMAT:
-        raise FauxshopError(f"{path}: format {saved.get('format')!r}, expected {FORMAT!r}")
+    if not isinstance(saved, dict) or saved.get("format") != FORMAT:
+        found = saved.get("format") if isinstance(saved, dict) else type(saved).__name__
+        raise FauxshopError(f"{path}: format {found!r}, expected {FORMAT!r}")
     if saved.get("weights_sha256") != weights_sha256:
         raise FauxshopError(
             f"{path}: stale calibration, measured on other tagger weights "
@@ -173,7 +174,26 @@ def load_calibration(tagger_path: str | Path, weights_sha256: str) -> Calibratio
             f"run `fauxshop calibrate-tagger {Path(tagger_path).with_suffix('.safetensors')} "
             "ARCHIVE` again"
         )
+    if not _well_formed(saved):
+        raise FauxshopError(f"{path}: not a calibration (target_precision or heads malformed)")
     return Calibration(saved["weights_sha256"], saved["target_precision"], saved["heads"])
+
+
+def _well_formed(saved: dict) -> bool:
+    """Whether every threshold `Calibration.threshold` reads is there and a number or null."""
+
+    def entry_ok(entry) -> bool:
+        found = entry.get("threshold") if isinstance(entry, dict) else "missing"
+        return found is None or isinstance(found, int | float) and not isinstance(found, bool)
+
+    target, heads = saved.get("target_precision"), saved.get("heads")
+    if not isinstance(target, int | float) or not isinstance(heads, dict):
+        return False
+    return all(
+        entry_ok(entry) and isinstance(entry.get("classes"), dict)
+        and all(entry_ok(e) for e in entry["classes"].values())
+        for entry in heads.values()
+    )  # fmt: skip
 
 
 def format_calibration(saved: dict) -> str:

@@ -56,6 +56,7 @@ from fauxshop.text.models import (
     from_scratch,
     load_base,
     load_trained,
+    load_trainer_state,
     save_model,
     window,
 )
@@ -267,15 +268,19 @@ def _save_checkpoint(run: Run) -> None:
 
 
 def _restore_state(run: Run, path: Path) -> None:
-    state = torch.load(path, map_location="cpu", weights_only=True)  # tensors and plain data only
+    """The trainer's state from a checkpoint; one that does not fit this run is one line."""
+    state = load_trainer_state(path)  # tensors and plain data only, each field's type checked
     run.step = state["step"]
     run.best_val = state["best_val"]
     run.evals_since_best = state["evals_since_best"]
     run.tokens_seen = state["tokens_seen"]
-    run.optimizer.load_state_dict(state["optimizer"])
-    if run.scaler and state["scaler"]:
-        run.scaler.load_state_dict(state["scaler"])
-    restore_rng(state["rng_tensors"], json.loads(state["rng_state"]))
+    try:
+        run.optimizer.load_state_dict(state["optimizer"])
+        if run.scaler and state["scaler"]:
+            run.scaler.load_state_dict(state["scaler"])
+        restore_rng(state["rng_tensors"], json.loads(state["rng_state"]))
+    except (ValueError, KeyError, TypeError, RuntimeError) as e:
+        raise FauxshopError(f"{path}: does not fit this run's optimiser or RNG ({e})") from e
 
 
 # ----------------------------------------------------------------------------------------------
