@@ -142,8 +142,9 @@ def test_pages_and_schema_are_served(client):
 @pytest.mark.parametrize(
     ("upload", "status", "reason"),
     [
-        (("a.txt", b"hello", "text/plain"), 415, "upload a PNG, JPEG or WebP"),
-        (("a.png", b"not a png", "image/png"), 422, "not a usable photo"),
+        (("a.txt", b"hello", "text/plain"), 422, "not a usable photo: image_corrupt"),
+        (("a.png", b"not a png", "image/png"), 422, "not a usable photo: image_corrupt"),
+        (("a.png", photo_bytes("GIF"), "image/png"), 415, "upload a PNG, JPEG or WebP photo"),
         (("a.png", b"0" * (MAX_UPLOAD_BYTES + 1), "image/png"), 413, "larger than 5 MiB"),
     ],
 )

@@ -9,33 +9,40 @@ catalog's features) loaded at start, and answers with PNGs and JSON:
     GET  /api/mix?row=&col=&styles=coarse           a style mix of two seeds
     POST /api/project   (upload)                    a projected photo's latent id and PSNR
     GET  /api/latent/{id}.png                       its reconstruction
-    POST /api/similar   {seed|latent, k} or upload  the k nearest real products
+    POST /api/similar   {seed|latent, k}            the k nearest real products
     GET  /api/real/{sku}.png                        a real product's photo
     POST /api/save      {seed, psi, cls}            compose and store a product
     GET  /api/directions                            the sliders, each with its range
     GET  /docs                                      the API's Swagger UI, from local files
 
-Uploads are limited by type (PNG, JPEG, WebP), bytes and pixels, each with a 4xx naming the
-limit; an edit's strengths must lie in its slider's range. No request names a file: latents are
-addressed by ids the server made, real photos by skus of the catalog it loaded, so nothing
-outside the workspace can be reached.
+Every bad request gets a 4xx whose JSON `detail` is one line saying why: numbers are finite and
+in range, whole numbers plain digits, request bodies capped (413), an upload's format read
+from its bytes (PNG, JPEG, WebP; its declared type is not trusted) and its pixels capped; an
+edit's strengths must lie in its slider's range. No request names a file: latents are addressed
+by ids the server made (the latest MAX_LATENTS kept), real photos by skus of the catalog it
+loaded, so nothing outside the workspace can be reached.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import quote
 
 import numpy as np
 import torch
-from fastapi import FastAPI, File, HTTPException, Query, UploadFile
+from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from PIL import Image
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
 from fauxshop.catalog.images import ImageProblem, inspect_image
@@ -64,18 +71,40 @@ DOCS_ASSETS = {
 UNMEASURED_RANGE = (-1.5, 1.5)
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 4096 * 4096
+UPLOAD_FORMATS = ("PNG", "JPEG", "WEBP")
+# A request body's cap: a photo and its form's envelope, or a JSON source (a few hundred bytes).
+MAX_FORM_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
+MAX_JSON_BYTES = 64 * 1024
+MAX_LATENTS = 256  # projected latents kept, the oldest dropped first
 MAX_SEED = 2**31 - 1
 _LATENT_ID = re.compile(r"^[0-9a-f]{32}$")
-Seed = Annotated[int, Query(ge=0, le=MAX_SEED, description="the photo's seed")]
-Psi = Annotated[float, Query(ge=0, le=2, description="truncation psi")]
+_DIGITS = re.compile(r"[0-9]{1,12}")
+
+
+def _whole_number(value: object) -> int:
+    """A whole number as a JSON int or a string of at most 12 digits 0-9: pydantic's own int
+    takes ' 1 ', '1_000', '1.0' and true, and fails its own way on 5,000 digits."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("must be a whole number")
+    if isinstance(value, str) and not _DIGITS.fullmatch(value):
+        raise ValueError("must be a whole number written in the digits 0-9")
+    return int(value)
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+Seed = Annotated[WholeNumber, Query(ge=0, le=MAX_SEED, description="the photo's seed")]
+Psi = Annotated[float, Query(ge=0, le=2, allow_inf_nan=False, description="truncation psi")]
+Cls = Annotated[str | None, Query(max_length=64, description="class name or index")]
 
 
 class Source(BaseModel):
     """A photo to work on: a seed (with psi and class), or a projected photo's latent id."""
 
-    seed: int = Field(0, ge=0, le=MAX_SEED)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    seed: WholeNumber = Field(0, ge=0, le=MAX_SEED)
     psi: float = Field(0.7, ge=0, le=2)
-    cls: str | None = None
+    cls: str | None = Field(None, max_length=64)
     latent: str | None = Field(None, pattern=_LATENT_ID.pattern)
 
 
@@ -84,7 +113,7 @@ class EditRequest(Source):
 
 
 class SimilarRequest(Source):
-    k: int = Field(5, ge=1, le=50)
+    k: WholeNumber = Field(5, ge=1, le=50)
 
 
 @dataclass
@@ -96,13 +125,63 @@ class Studio:
     workdir: Path
     project_steps: int = 100
     latents: dict[str, tuple[torch.Tensor, dict]] = field(default_factory=dict)
+    max_latents: int = MAX_LATENTS
+    _keeping: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
         (self.workdir / "uploads").mkdir(parents=True, exist_ok=True)
 
+    def keep_latent(self, ws: torch.Tensor, noise: dict) -> str:
+        """Keep a projection under a new id, dropping the oldest beyond `max_latents`: each
+        upload would otherwise hold its tensors for as long as the server runs."""
+        latent = uuid.uuid4().hex
+        with self._keeping:  # requests run in threads
+            self.latents[latent] = (ws, noise)
+            while len(self.latents) > self.max_latents:
+                del self.latents[next(iter(self.latents))]
+        return latent
+
 
 def png(image: np.ndarray) -> Response:
     return Response(png_bytes(image), media_type="image/png")
+
+
+class BodyLimit:
+    """Refuses a request body over its cap (MAX_FORM_BYTES for a multipart form, MAX_JSON_BYTES
+    for anything else) with a 413: at once when its Content-Length says so, else as soon as the
+    bytes received pass the cap (a chunked body declares no length)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = Headers(scope=scope)
+        form = headers.get("content-type", "").lower().startswith("multipart/")
+        limit = MAX_FORM_BYTES if form else MAX_JSON_BYTES
+        reason = f"request body larger than {limit // 1024} KiB"
+        declared = headers.get("content-length", "")  # digits (the HTTP server checks), or ""
+        if len(declared) > len(str(limit)) or (declared and int(declared) > limit):
+            return await JSONResponse({"detail": reason}, 413)(scope, receive, send)
+        received = 0
+
+        async def counted() -> dict:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise HTTPException(413, reason)  # raised in the route: answered as JSON
+            return message
+
+        await self.app(scope, counted, send)
+
+
+async def refuse_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+    """A 422 whose detail is one line, 'where: why' per problem, without the input FastAPI
+    would echo: it may be NaN (which JSON cannot encode), undecodable bytes, or megabytes."""
+    reasons = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()]
+    return JSONResponse({"detail": "; ".join(reasons)}, 422)
 
 
 def create_app(studio: Studio) -> FastAPI:
@@ -117,21 +196,27 @@ def create_app(studio: Studio) -> FastAPI:
     names = models.label_names or []
     real_index = {sku: i for i, sku in enumerate(models.real.skus)}
     static_files = {p.name: p for p in STATIC.iterdir() if p.suffix in (".css", ".js")}
+    app.add_middleware(BodyLimit)
+    app.add_exception_handler(RequestValidationError, refuse_invalid)
 
     def cls_of(cls: str | None) -> int | None:
         if not G.c_dim:
             return None
+        key = (cls or (names[0] if names else "0")).strip()
+        if key.isdigit() and not _DIGITS.fullmatch(key):  # '²' is a digit int() refuses
+            raise HTTPException(422, f"class index {cls!r}: write it in the digits 0-9")
         try:
-            return class_index(G, cls or (names[0] if names else "0"), names)
+            return class_index(G, key, names)
         except FauxshopError as e:
             raise HTTPException(422, str(e)) from None
 
     def ws_of(source: Source) -> tuple[torch.Tensor, dict | None]:
         """A seed's ws, or a projected latent's ws and noise."""
         if source.latent is not None:
-            if source.latent not in studio.latents:
+            kept = studio.latents.get(source.latent)
+            if kept is None:
                 raise HTTPException(404, "no such latent; project a photo first")
-            ws, noise = studio.latents[source.latent]
+            ws, noise = kept
             return ws[None], noise
         return seeds_to_ws(G, [source.seed], source.psi, cls_of(source.cls)), None
 
@@ -144,15 +229,17 @@ def create_app(studio: Studio) -> FastAPI:
         return render_projection(G, ws[0], noise) if noise else render_ws(G, ws)[0]
 
     async def read_upload(upload: UploadFile) -> np.ndarray:
-        if upload.content_type not in ("image/png", "image/jpeg", "image/webp"):
-            raise HTTPException(415, f"upload a PNG, JPEG or WebP photo, not {upload.content_type}")
+        """The photo as RGB, its format read from its bytes (the declared type is the client's
+        say-so: a GIF may come as image/png)."""
         data = await upload.read(MAX_UPLOAD_BYTES + 1)
         if len(data) > MAX_UPLOAD_BYTES:
             raise HTTPException(413, f"photo larger than {MAX_UPLOAD_BYTES // 2**20} MiB")
         path = studio.workdir / "uploads" / f"{uuid.uuid4().hex}.img"
         path.write_bytes(data)
         try:
-            inspect_image(path, MAX_UPLOAD_PIXELS)
+            info = inspect_image(path, MAX_UPLOAD_PIXELS)
+            if info.format not in UPLOAD_FORMATS:
+                raise HTTPException(415, f"upload a PNG, JPEG or WebP photo, not {info.format}")
             with Image.open(path) as img:
                 return np.asarray(img.convert("RGB"))
         except ImageProblem as e:
@@ -162,17 +249,17 @@ def create_app(studio: Studio) -> FastAPI:
             path.unlink(missing_ok=True)
 
     @app.get("/api/generate", response_class=Response, summary="A generated photo (PNG)")
-    def generate_photo(seed: Seed = 0, psi: Psi = 0.7, cls: str | None = None) -> Response:
+    def generate_photo(seed: Seed = 0, psi: Psi = 0.7, cls: Cls = None) -> Response:
         return png(render(*ws_of(Source(seed=seed, psi=psi, cls=cls))))
 
     @app.get("/api/product", summary="A composed product that doesn't exist")
-    def product(seed: Seed = 0, psi: Psi = 0.7, cls: str | None = None) -> dict:
+    def product(seed: Seed = 0, psi: Psi = 0.7, cls: Cls = None) -> dict:
         record = composed(seed, psi, cls).record
         return {
             **{k: record[k] for k in ("sku", "title", "description", "category", "attributes",
                                       "status", "checks", "nearest_sku")},
             "seed": seed, "psi": psi,
-            "image": f"/api/generate?seed={seed}&psi={psi}" + (f"&cls={cls}" if cls else ""),
+            "image": f"/api/generate?seed={seed}&psi={psi}" + (f"&cls={quote(cls)}" if cls else ""),
             "nearest_image": f"/api/real/{record['nearest_sku']}.png",
         }  # fmt: skip
 
@@ -198,7 +285,7 @@ def create_app(studio: Studio) -> FastAPI:
 
     @app.get("/api/mix", response_class=Response, summary="Style mix of two seeds")
     def mix(row: Seed = 0, col: Seed = 1, styles: str = "coarse", psi: Psi = 0.7,
-            cls: str | None = None) -> Response:  # fmt: skip
+            cls: Cls = None) -> Response:  # fmt: skip
         if styles not in ("coarse", "middle", "fine"):
             raise HTTPException(422, "styles must be coarse, middle or fine")
         try:
@@ -215,17 +302,17 @@ def create_app(studio: Studio) -> FastAPI:
         config = ProjectConfig(steps=studio.project_steps, features="none", video_every=0,
                                w_avg_samples=2000)  # fmt: skip
         result = project(G, target, config, None, cls_of(None))
-        latent = uuid.uuid4().hex
         noise = {k: torch.from_numpy(v) for k, v in result.noise.items()}
-        studio.latents[latent] = (torch.from_numpy(result.ws), noise)
+        latent = studio.keep_latent(torch.from_numpy(result.ws), noise)
         return {"latent": latent, "psnr": result.psnr, "ssim": result.ssim,
                 "image": f"/api/latent/{latent}.png"}  # fmt: skip
 
     @app.get("/api/latent/{latent}.png", response_class=Response, summary="A projection")
     def latent_png(latent: str) -> Response:
-        if not _LATENT_ID.match(latent) or latent not in studio.latents:
+        kept = studio.latents.get(latent)
+        if kept is None:
             raise HTTPException(404, "no such latent")
-        ws, noise = studio.latents[latent]
+        ws, noise = kept
         return png(render_projection(G, ws, noise))
 
     @app.post("/api/similar", summary="The k most similar real products")
