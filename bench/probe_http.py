@@ -6,8 +6,8 @@ The studio runs on the tiny test models (tests/studio_fixture.py) in its own pro
 127.0.0.1, served by `fauxshop.web.serve.serve`. This process sends raw HTTP/1.1, so it can
 send what a client library would not: lying content types and lengths, truncated bodies,
 NaN in JSON. Each case names the statuses it may get; a case answered otherwise is counted.
-The table's last rows are 8 concurrent /api/product requests for one seed against the serial
-answer, and a load of mixed valid requests (p95 latency, the server's RSS and peak RSS).
+Then 8 concurrent /api/product requests for one seed against the serial answer, and a load
+of mixed valid requests: latency per endpoint, and the server's RSS and peak RSS.
 Exits 1 when a count that must be zero is not.
 
     .venv/bin/python bench/probe_http.py            # >= 300 hostile requests, 8 clients x 50
@@ -151,7 +151,8 @@ def cases(quick: bool) -> list[Case]:
             Case(f"{path} binary", post(path, b"\xff\xfe\x00\x01" * 64, "text/plain"), BAD),
             Case(f"{path} 10 MB", post(path, '{"cls": "%s"}' % ("a" * 10 * MIB)), (413,)),
             Case(f"{path} 100 KB", post(path, '{"cls": "%s"}' % ("a" * 100_000)), (413,)),
-            Case(f"{path} 10 MB chunked", chunked(path, b'{"cls": "' + b"a" * 10 * MIB), (413,)),
+            Case(f"{path} 10 MB chunked", chunked("POST", path, b'{"cls": "' + b"a" * 10 * MIB),
+                 (411,)),
             Case(f"{path} length lies", request("POST", path, b"{}", {
                 "Content-Type": "application/json", "Content-Length": str(10**12)}), (413,)),
             Case(f"{path} short", request("POST", path, b'{"seed": 1', {
@@ -187,7 +188,7 @@ def cases(quick: bool) -> list[Case]:
     ]  # fmt: skip
     out += [
         Case("GET 10 MB body", request("GET", "/api/directions", b"x" * 10 * MIB), (413,)),
-        Case("GET chunked 10 MB body", chunked("/static/studio.js", b"x" * 10 * MIB), (200, 413)),
+        Case("GET chunked body", chunked("GET", "/static/studio.js", b"x" * 10 * MIB), (411,)),
     ]
     controls = [  # valid, if odd: answered 200
         Case("generate", get("/api/generate", seed="3", psi="0.5", cls="top"), OK),
@@ -204,11 +205,11 @@ def cases(quick: bool) -> list[Case]:
     return out + controls
 
 
-def chunked(path: str, body: bytes) -> bytes:
-    """`body` sent in 64 KiB chunks with no Content-Length: only counting can refuse it."""
+def chunked(method: str, path: str, body: bytes) -> bytes:
+    """`body` sent in 64 KiB chunks with no Content-Length."""
     parts = [body[i : i + 65536] for i in range(0, len(body), 65536)]
     data = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"
-    return request("POST", path, data, {"Content-Type": "application/json",
+    return request(method, path, data, {"Content-Type": "application/json",
                                         "Transfer-Encoding": "chunked"})  # fmt: skip
 
 
@@ -297,28 +298,36 @@ def memory_mb(pid: int) -> dict:
     return {k: int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM")}
 
 
-def load(port: int, clients: int, per_client: int) -> dict:
+def percentile_ms(seconds: list[float], q: float) -> float:
+    ordered = sorted(seconds)
+    return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def load(port: int, clients: int, per_client: int) -> list[dict]:
     """`clients` threads, each sending `per_client` valid requests of a mix (generate, edit,
-    mix, similar, product), new seeds; latency from send to the last byte."""
-    mix = [
-        lambda i: get("/api/generate", seed=str(i)),
-        lambda i: post("/api/edit", json.dumps({"seed": i, "strengths": {"sefa0": 1.0}})),
-        lambda i: get("/api/mix", row=str(i), col=str(i + 1)),
-        lambda i: post("/api/similar", json.dumps({"seed": i, "k": 5})),
-        lambda i: get("/api/product", seed=str(i)),
-    ]
-    latencies, failed = [], []
+    mix, similar, product), new seeds; latency from send to the last byte, per endpoint and
+    over all."""
+    mix = {
+        "generate": lambda i: get("/api/generate", seed=str(i)),
+        "edit": lambda i: post("/api/edit", json.dumps({"seed": i, "strengths": {"sefa0": 1.0}})),
+        "mix": lambda i: get("/api/mix", row=str(i), col=str(i + 1)),
+        "similar": lambda i: post("/api/similar", json.dumps({"seed": i, "k": 5})),
+        "product": lambda i: get("/api/product", seed=str(i)),
+    }
+    names = list(mix)
+    latencies: dict[str, list[float]] = {name: [] for name in names}
+    failed: Counter = Counter()
     lock = threading.Lock()
 
     def client(c: int) -> None:
         for j in range(per_client):
             i = c * per_client + j
+            name = names[i % len(names)]
             start = time.perf_counter()
-            status, _ = send(port, mix[i % len(mix)](100 + i))
+            status, _ = send(port, mix[name](100 + i))
             with lock:
-                latencies.append(time.perf_counter() - start)
-                if status != "200":
-                    failed.append(status)
+                latencies[name].append(time.perf_counter() - start)
+                failed[name] += status != "200"
 
     threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
     start = time.perf_counter()
@@ -326,12 +335,15 @@ def load(port: int, clients: int, per_client: int) -> dict:
         t.start()
     for t in threads:
         t.join()
-    latencies.sort()
-    n = len(latencies)
-    return {
-        "requests": n, "not 200": len(failed), "seconds": time.perf_counter() - start,
-        "p50_ms": 1000 * latencies[n // 2], "p95_ms": 1000 * latencies[min(n - 1, int(0.95 * n))],
-    }  # fmt: skip
+    seconds = time.perf_counter() - start
+    latencies["all"] = [t for name in names for t in latencies[name]]
+    failed["all"] = sum(failed.values())
+    return [
+        {"endpoint": name, "requests": len(times), "not 200": failed[name],
+         "p50_ms": percentile_ms(times, 0.5), "p95_ms": percentile_ms(times, 0.95),
+         "requests_per_s": len(times) / seconds if name == "all" else None}
+        for name, times in latencies.items() if times
+    ]  # fmt: skip
 
 
 def start_server(workdir: Path) -> tuple[subprocess.Popen, int, Path]:
@@ -384,17 +396,17 @@ def main() -> None:
     print(f"studio on the tiny test models, loopback, {os.cpu_count()} cores\n")
     print(markdown_table([{"phase": "fuzz", **fuzzed}]) + "\n")
     print(markdown_table([{"phase": "/api/product, one seed", **product}]) + "\n")
+    print(markdown_table(loaded) + "\n")
     print(markdown_table([{
-        "phase": "load", **loaded, "rss_start_mb": started["VmRSS"],
-        "rss_before_load_mb": before["VmRSS"], "rss_after_load_mb": after["VmRSS"],
-        "peak_rss_mb": after["VmHWM"],
+        "server": "RSS MB", "start": started["VmRSS"], "after fuzz and products":
+        before["VmRSS"], "after load": after["VmRSS"], "peak": after["VmHWM"],
     }]) + "\n")  # fmt: skip
     must_be_zero = {
         "5xx": fuzzed["5xx"], "dropped": fuzzed["dropped"],
         "not as expected": fuzzed["not as expected"],
         "4xx without a reason": fuzzed["4xx without a reason"],
         "products unlike the serial one": product["concurrent"] - product["matching"],
-        "load requests not 200": loaded["not 200"], "server tracebacks": len(errors),
+        "load requests not 200": loaded[-1]["not 200"], "server tracebacks": len(errors),
         "server down after": int(not alive),
     }  # fmt: skip
     print(markdown_table([{"must be zero": k, "count": v} for k, v in must_be_zero.items()]))

@@ -148,8 +148,9 @@ def png(image: np.ndarray) -> Response:
 
 class BodyLimit:
     """Refuses a request body over its cap (MAX_FORM_BYTES for a multipart form, MAX_JSON_BYTES
-    for anything else) with a 413: at once when its Content-Length says so, else as soon as the
-    bytes received pass the cap (a chunked body declares no length)."""
+    for anything else) with a 413 before reading it, by its Content-Length; the HTTP server
+    then never passes on more than that length. A body without one (chunked) gets a 411: its
+    size is known only once read, and a file's sender reads on after its route has answered."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -160,21 +161,14 @@ class BodyLimit:
         headers = Headers(scope=scope)
         form = headers.get("content-type", "").lower().startswith("multipart/")
         limit = MAX_FORM_BYTES if form else MAX_JSON_BYTES
-        reason = f"request body larger than {limit // 1024} KiB"
-        declared = headers.get("content-length", "")  # digits (the HTTP server checks), or ""
-        if len(declared) > len(str(limit)) or (declared and int(declared) > limit):
-            return await JSONResponse({"detail": reason}, 413)(scope, receive, send)
-        received = 0
-
-        async def counted() -> dict:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > limit:
-                raise HTTPException(413, reason)  # raised in the route: answered as JSON
-            return message
-
-        await self.app(scope, counted, send)
+        declared = headers.get("content-length")  # digits: the HTTP server checks
+        if declared is None and "transfer-encoding" in headers:
+            refusal = JSONResponse({"detail": "send the request body with a Content-Length"}, 411)
+        elif declared is not None and (len(declared) > len(str(limit)) or int(declared) > limit):
+            refusal = JSONResponse({"detail": f"request body larger than {limit // 1024} KiB"}, 413)
+        else:
+            return await self.app(scope, receive, send)
+        await refusal(scope, receive, send)
 
 
 async def refuse_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
