@@ -198,7 +198,7 @@ def create_app(studio: Studio) -> FastAPI:
             return None
         key = (cls or (names[0] if names else "0")).strip()
         if key.isdigit() and not _DIGITS.fullmatch(key):  # '²' is a digit int() refuses
-            raise HTTPException(422, f"class index {cls!r}: write it in the digits 0-9")
+            raise HTTPException(422, f"class index {cls!r}: write it in the digits 0-9, at most 12")
         try:
             return class_index(G, key, names)
         except FauxshopError as e:
