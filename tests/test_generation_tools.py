@@ -107,6 +107,8 @@ def test_class_picks_the_label_and_unknown_names_list_the_valid_ones():
     np.testing.assert_array_equal(class_vector(g, 1).numpy(), [0, 1, 0])
     with pytest.raises(FauxshopError, match="'Hat'; valid classes: 0=Dress, 1=Top, 2=Shoe"):
         class_vector(g, "Hat", LABELS)
+    with pytest.raises(FauxshopError, match="unknown class '²'"):  # a digit only to isdigit
+        class_vector(g, "²", LABELS)
     with pytest.raises(FauxshopError, match="conditional"):
         generate(g, [0])
     with pytest.raises(FauxshopError, match="unconditional"):

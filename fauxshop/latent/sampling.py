@@ -72,7 +72,7 @@ def class_index(
     key = str(name_or_index).strip()
     if key.lower() in names:
         return names.index(key.lower())
-    if key.isdigit() and int(key) < G.c_dim:
+    if key.isascii() and key.isdigit() and int(key) < G.c_dim:  # '²' is a digit to isdigit
         return int(key)
     raise FauxshopError(f"unknown class {name_or_index!r}; valid classes: {valid}")
 
