@@ -70,9 +70,9 @@ COLUMNS = (
 )
 VERBOSE = False  # --verbose: one line per run on stderr
 # A tiny generator on 8x8 images: a tick every 2 steps, a snapshot every 4 (< 1 kimg apart,
-# so their names must tell them apart), the newest 3 kept.
+# so their names must tell them apart), only the newest kept (a pruned name is free again).
 TRAIN_FLAGS = "--batch 4 --z-dim 16 --w-dim 16 --mapping-layers 1 --channel-base 256 "
-TRAIN_FLAGS += "--channel-max 16 --tick-kimg 0.008 --snap-kimg 0.016 --keep-snapshots 3"
+TRAIN_FLAGS += "--channel-max 16 --tick-kimg 0.008 --snap-kimg 0.016 --keep-snapshots 1"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -139,14 +139,18 @@ def run(argv: list[str], log: Path, kill=None, trace: Path | None = None) -> tup
     return result, seconds
 
 
-def run_killed(argv: list[str], log: Path, kill, seconds: float, rnd: random.Random, reset) -> bool:
-    """Run with a kill; a random one (`kill` "random": a moment in the unbroken run's
-    `seconds`) that misses the run is tried again, earlier, after `reset()`."""
-    for attempt in range(4):
-        delay = rnd.uniform(0.1, 0.9) * seconds / 2**attempt if kill == "random" else kill
-        if run(argv, log, delay)[0] == "killed":
+def run_killed(
+    argv: list[str], log: Path, kill, seconds: float, rnd: random.Random, reset=None, trace=None
+) -> bool:
+    """Run with a kill. A random one (`kill` "random") falls within `seconds`, the last
+    unbroken run's time; one that misses (the machine got faster) is tried again after
+    `reset()` (None: no second try), within the missed run's own time."""
+    for _ in range(4):
+        delay = rnd.uniform(0.1, 0.9) * seconds if kill == "random" else kill
+        status, seconds = run(argv, log, delay, trace)
+        if status == "killed":
             return True
-        if kill != "random":
+        if kill != "random" or reset is None:
             return False
         reset()
     return False
@@ -230,10 +234,13 @@ def probe_train(root: Path, trials: list[list], rnd: random.Random) -> Counter:
             resume = _snapshots(out)[0] >= 0
             return ["train-image", "--resume", str(out)] if resume else [*fresh, "--out", str(out)]
 
-        for kill in kills:
-            kill = rnd.uniform(0.05, 0.8) * seconds if kill == "random" else kill
-            if run(argv(), log, kill, trace)[0] == "killed":
-                counts["kills"] += 1
+        def reset(out=out, trace=trace):
+            rmtree(out)
+            trace.write_text("")
+
+        for j, kill in enumerate(kills):
+            again = reset if j == 0 else None  # only the first, fresh, run can start over
+            counts["kills"] += run_killed(argv(), log, kill, seconds, rnd, again, trace)
             newest, unreadable = _snapshots(out)
             committed = [int(line.split()[1]) for line in trace.read_text().splitlines()]
             counts["snapshots lost"] += newest < max(committed, default=-1)
@@ -260,13 +267,14 @@ def _final_sha(run_dir: Path) -> str | None:
 
 
 def _store_products(db: Path) -> int | None:
-    """Products in the store (None: the store does not read or fails its integrity check)."""
+    """Products in the store, opened as every verb opens it (None: it does not open, or fails
+    SQLite's integrity check)."""
     try:
-        with sqlite3.connect(db) as conn:
-            if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+        with Store(db) as store:
+            if store.db.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
                 return None
-            return conn.execute("SELECT COUNT(*) FROM products").fetchone()[0]
-    except sqlite3.Error:
+            return store.db.execute("SELECT COUNT(*) FROM products").fetchone()[0]
+    except (sqlite3.Error, FauxshopError):
         return None
 
 
