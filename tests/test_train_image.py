@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -281,6 +282,17 @@ def test_bf16_training_with_class_balance_runs(archive, tmp_path):
     assert next(G.parameters()).dtype == torch.float32
     with pytest.raises(FauxshopError, match="amp fp16 needs CUDA"):
         train(_tiny(archive, tmp_path / "fp16", 0.02, amp="fp16", device="cpu"))
+
+
+def test_resume_from_a_snapshot_with_damaged_ada_state_is_one_line(short_run, tmp_path):
+    config, _ = short_run
+    run = shutil.copytree(config.out, tmp_path / "run")
+    sidecar = latest_snapshot(run).with_suffix(".json")
+    meta = json.loads(sidecar.read_text())
+    meta["ada"] = ["not", "a", "state"]  # the tensors' hash still matches: only the JSON lies
+    sidecar.write_text(json.dumps(meta))
+    with pytest.raises(FauxshopError, match=r"snapshot-\d+.*: its ADA or loss state is damaged"):
+        train(_tiny(Path(config.data), run, 0.4), resume=True)
 
 
 def test_resume_refuses_another_archive_or_config(short_run, tmp_path):

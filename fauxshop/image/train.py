@@ -413,9 +413,15 @@ def _restore(run: Run, snapshot: Snapshot) -> dict[str, int]:
         snapshot.load_module(name, module)
     snapshot.load_optimizer("opt_G", run.opt_G)
     snapshot.load_optimizer("opt_D", run.opt_D)
-    run.ada.load_state_dict(snapshot.meta["ada"])
-    run.loss.pl_mean.copy_(snapshot.tensors("loss.")["pl_mean"])
-    return {k: snapshot.meta.get(k, 0) for k in COUNTERS}  # own_cpu_s: older snapshots lack it
+    try:
+        run.ada.load_state_dict(snapshot.meta["ada"])
+        run.loss.pl_mean.copy_(snapshot.tensors("loss.")["pl_mean"])
+        counters = {k: snapshot.meta.get(k, 0) for k in COUNTERS}  # older ones lack own_cpu_s
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as e:
+        raise FauxshopError(f"{snapshot.path}: its ADA or loss state is damaged ({e!r})") from e
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in counters.values()):
+        raise FauxshopError(f"{snapshot.path}: its counters are not numbers")
+    return counters
 
 
 def _train_step(run: Run, real: torch.Tensor, real_c: torch.Tensor, step: int) -> dict:
