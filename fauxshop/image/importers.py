@@ -96,15 +96,7 @@ def load_external(path: str | Path) -> ExternalCheckpoint:
         else:
             ckpt = _load_nvidia(path)
         _check_fits(path, ckpt)
-    except (
-        AttributeError,
-        IndexError,
-        KeyError,
-        OSError,
-        RuntimeError,
-        TypeError,
-        ValueError,
-    ) as e:
+    except _STRUCTURE_ERRORS as e:
         # a damaged or foreign file's structure fails in ways no check above names
         raise FauxshopError(f"{path}: not a usable StyleGAN2 checkpoint ({load_reason(e)})") from e
     for state in (ckpt.G, ckpt.G_ema, ckpt.D or {}):
