@@ -116,6 +116,22 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE runs_new RENAME TO runs;
     CREATE INDEX runs_running ON runs(status, host);
     """,
+    # The studio's shared state, so any worker, and a restarted server, can answer: products
+    # composed ahead for the home page (each handed out once), and projected latents by id.
+    """
+    CREATE TABLE product_pool (
+        id          INTEGER PRIMARY KEY,
+        models      TEXT NOT NULL,
+        product     TEXT NOT NULL,
+        created_at  TEXT NOT NULL
+    );
+    CREATE INDEX product_pool_models ON product_pool(models, id);
+    CREATE TABLE studio_latents (
+        id          TEXT PRIMARY KEY,
+        tensors     BLOB NOT NULL,
+        created_at  REAL NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 BUSY_TIMEOUT_S = 60.0  # how long a write waits for another process's transaction
@@ -326,6 +342,53 @@ class Store:
         rows = self.db.execute("SELECT provenance FROM generated_products").fetchall()
         provenances = (json.loads(row["provenance"]) for row in rows)
         return max((p["seed"] for p in provenances if p.get("models") == models), default=None)
+
+    # -- the studio's pooled products and projected latents ------------------------
+    def pool_add(self, models: str, product: dict) -> None:
+        """Keep a composed product for the home page of the studio serving `models`."""
+        self.db.execute(
+            "INSERT INTO product_pool (models, product, created_at) VALUES (?,?,?)",
+            (models, json.dumps(product, sort_keys=True), _now()),
+        )
+
+    def pool_take(self, models: str) -> dict | None:
+        """The oldest pooled product for `models`, removed in the same statement, so two
+        workers never hand out the same one (None: the pool is empty)."""
+        row = self.db.execute(
+            "DELETE FROM product_pool WHERE id = (SELECT id FROM product_pool WHERE models = ?"
+            " ORDER BY id LIMIT 1) RETURNING product",
+            (models,),
+        ).fetchone()
+        return None if row is None else json.loads(row["product"])
+
+    def pool_count(self, models: str) -> int:
+        sql = "SELECT COUNT(*) FROM product_pool WHERE models = ?"
+        return self.db.execute(sql, (models,)).fetchone()[0]
+
+    def keep_latent(self, latent_id: str, tensors: bytes, max_kept: int, max_age_s: float) -> None:
+        """Store a projection's tensors under its id, dropping those older than `max_age_s`
+        and the oldest beyond `max_kept`: uploads would otherwise grow the file forever."""
+        now = datetime.now(UTC).timestamp()
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO studio_latents (id, tensors, created_at) VALUES (?,?,?)",
+                (latent_id, tensors, now),
+            )
+            self.db.execute("DELETE FROM studio_latents WHERE created_at < ?", (now - max_age_s,))
+            self.db.execute(
+                "DELETE FROM studio_latents WHERE rowid NOT IN"
+                " (SELECT rowid FROM studio_latents ORDER BY rowid DESC LIMIT ?)",
+                (max_kept,),
+            )
+
+    def latent(self, latent_id: str, max_age_s: float) -> bytes | None:
+        """A kept projection's tensors, None if unknown or expired."""
+        oldest = datetime.now(UTC).timestamp() - max_age_s
+        row = self.db.execute(
+            "SELECT tensors FROM studio_latents WHERE id = ? AND created_at >= ?",
+            (latent_id, oldest),
+        ).fetchone()
+        return None if row is None else row["tensors"]
 
     def products(
         self,

@@ -4,7 +4,8 @@ The app holds one set of models (generator, tagger with its text branch, writer,
 catalog's features) loaded at start, and answers with PNGs and JSON:
 
     GET  /api/generate?seed=&psi=&cls=              a photo
-    GET  /api/product?seed=                         a composed product (title, text, tags, nearest)
+    GET  /api/product[?seed=]                       a composed product (title, text, tags, nearest);
+                                                    without a seed, the next one from the pool
     POST /api/edit      {seed|latent, psi, cls, strengths: {direction: value}}   a photo
     GET  /api/mix?row=&col=&styles=coarse           a style mix of two seeds
     POST /api/project   (upload)                    a projected photo's latent id and PSNR
@@ -21,14 +22,21 @@ from its bytes (PNG, JPEG, WebP; its declared type is not trusted) and its pixel
 edit's strengths must lie in its slider's range. No request names a file: latents are addressed
 by ids the server made (the latest MAX_LATENTS kept), real photos by skus of the catalog it
 loaded, so nothing outside the workspace can be reached.
+
+What outlives a request lives in the workspace's store, not in a process: projected latents,
+saved products and the home page's pool of products composed ahead (fauxshop/web/pool.py). So
+an id works on any worker serving the workspace, and after a restart.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import random
 import re
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
@@ -41,11 +49,14 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from PIL import Image
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from safetensors.torch import load as load_tensors
+from safetensors.torch import save as save_tensors
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
 from fauxshop.catalog.images import ImageProblem, inspect_image
+from fauxshop.catalog.store import Store
 from fauxshop.errors import FauxshopError
 from fauxshop.latent.config import ProjectConfig
 from fauxshop.latent.directions import Direction
@@ -54,11 +65,12 @@ from fauxshop.latent.generate import render_ws, seeds_to_ws
 from fauxshop.latent.mixing import parse_styles, style_mix_grid
 from fauxshop.latent.projection import project, render_projection
 from fauxshop.latent.sampling import class_index
-from fauxshop.pixels import png_bytes
+from fauxshop.pixels import png_bytes, save_png
 from fauxshop.products.compose import STAGES, Candidate, compose_one
 from fauxshop.products.config import ComposeConfig
 from fauxshop.products.models import SLIDER_RANGES, ProductModels
 from fauxshop.tagger.scoring import image_features
+from fauxshop.web.pool import refill_pool
 
 STATIC = Path(__file__).parent / "static"
 # Swagger UI's files from a pinned package, not a CDN: /docs works offline.
@@ -76,6 +88,8 @@ UPLOAD_FORMATS = ("PNG", "JPEG", "WEBP")
 MAX_FORM_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
 MAX_JSON_BYTES = 64 * 1024
 MAX_LATENTS = 256  # projected latents kept, the oldest dropped first
+LATENT_MAX_AGE_S = 7 * 24 * 3600.0  # and none older than a week
+POOL_SIZE = 32  # products composed ahead for the home page
 MAX_SEED = 2**31 - 1
 _LATENT_ID = re.compile(r"^[0-9a-f]{32}$")
 _DIGITS = re.compile(r"[0-9]{1,12}")
@@ -118,28 +132,60 @@ class SimilarRequest(Source):
 
 @dataclass
 class Studio:
-    """What the app serves from: the models, the sliders, and projected latents by id."""
+    """What the app serves from: the models, the sliders, and the workspace whose store keeps
+    projected latents (the latest `max_latents`, none older than `latent_max_age_s`) and the
+    home page's pool of `pool_size` products."""
 
     models: ProductModels
     directions: list[Direction]
     workdir: Path
     project_steps: int = 100
-    latents: dict[str, tuple[torch.Tensor, dict]] = field(default_factory=dict)
     max_latents: int = MAX_LATENTS
-    _keeping: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    latent_max_age_s: float = LATENT_MAX_AGE_S
+    pool_size: int = POOL_SIZE
+    pool_poll_s: float = 0.5  # how often a full pool is looked at again
 
     def __post_init__(self) -> None:
         (self.workdir / "uploads").mkdir(parents=True, exist_ok=True)
 
+    @property
+    def models_key(self) -> str:
+        """What a pooled product was made with: another generator's products are not served."""
+        return json.dumps({**self.models.hashes, "real": self.models.real_archive}, sort_keys=True)
+
+    def store(self) -> Store:
+        return Store(self.workdir / "catalog.db")
+
     def keep_latent(self, ws: torch.Tensor, noise: dict) -> str:
-        """Keep a projection under a new id, dropping the oldest beyond `max_latents`: each
-        upload would otherwise hold its tensors for as long as the server runs."""
+        """Keep a projection under a new id in the store, where every worker and the next
+        start find it."""
         latent = uuid.uuid4().hex
-        with self._keeping:  # requests run in threads
-            self.latents[latent] = (ws, noise)
-            while len(self.latents) > self.max_latents:
-                del self.latents[next(iter(self.latents))]
+        tensors = {"ws": ws, **{f"noise.{k}": v for k, v in noise.items()}}
+        data = save_tensors({k: v.contiguous() for k, v in tensors.items()})
+        with self.store() as store:
+            store.keep_latent(latent, data, self.max_latents, self.latent_max_age_s)
         return latent
+
+    def latent(self, latent: str) -> tuple[torch.Tensor, dict] | None:
+        """A kept projection's ws and noise, None if unknown or expired."""
+        with self.store() as store:
+            data = store.latent(latent, self.latent_max_age_s)
+        if data is None:
+            return None
+        tensors = load_tensors(data)
+        noise = {k.removeprefix("noise."): v for k, v in tensors.items() if k != "ws"}
+        return tensors["ws"], noise
+
+
+def save_product(workdir: Path, candidate: Candidate) -> dict:
+    """Keep a composed product: its photo in WORKDIR/exports/studio, its record in the store
+    (each save its own write transaction, so concurrent workers' saves all land)."""
+    record = candidate.record
+    path = workdir / "exports" / "studio" / f"{record['sku']}.png"
+    record["image_path"] = str(save_png(candidate.image, path))
+    with Store(workdir / "catalog.db") as store:
+        store.save_generated([record])
+    return {"sku": record["sku"], "status": record["status"], "title": record["title"]}
 
 
 def png(image: np.ndarray) -> Response:
@@ -178,8 +224,22 @@ async def refuse_invalid(request: Request, error: RequestValidationError) -> JSO
     return JSONResponse({"detail": "; ".join(reasons)}, 422)
 
 
-def create_app(studio: Studio) -> FastAPI:
+def create_app(studio: Studio, refill: bool = False) -> FastAPI:
+    """The app; with `refill`, it keeps the home page's pool filled while it runs."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI):
+        stop = threading.Event()
+        thread = threading.Thread(target=refill_pool, args=(studio, pooled, stop), daemon=True)
+        if refill:
+            thread.start()
+        yield
+        stop.set()
+        if refill:
+            thread.join()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="fauxshop studio",
         description="Products that don't exist: generate, edit, mix, project, find similar.",
         version="1",
@@ -207,7 +267,7 @@ def create_app(studio: Studio) -> FastAPI:
     def ws_of(source: Source) -> tuple[torch.Tensor, dict | None]:
         """A seed's ws, or a projected latent's ws and noise."""
         if source.latent is not None:
-            kept = studio.latents.get(source.latent)
+            kept = studio.latent(source.latent)
             if kept is None:
                 raise HTTPException(404, "no such latent; project a photo first")
             ws, noise = kept
@@ -246,8 +306,7 @@ def create_app(studio: Studio) -> FastAPI:
     def generate_photo(seed: Seed = 0, psi: Psi = 0.7, cls: Cls = None) -> Response:
         return png(render(*ws_of(Source(seed=seed, psi=psi, cls=cls))))
 
-    @app.get("/api/product", summary="A composed product that doesn't exist")
-    def product(seed: Seed = 0, psi: Psi = 0.7, cls: Cls = None) -> dict:
+    def answer(seed: int, psi: float, cls: str | None) -> dict:
         record = composed(seed, psi, cls).record
         return {
             **{k: record[k] for k in ("sku", "title", "description", "category", "attributes",
@@ -256,6 +315,23 @@ def create_app(studio: Studio) -> FastAPI:
             "image": f"/api/generate?seed={seed}&psi={psi}" + (f"&cls={quote(cls)}" if cls else ""),
             "nearest_image": f"/api/real/{record['nearest_sku']}.png",
         }  # fmt: skip
+
+    def pooled() -> dict | None:
+        """A product for the pool: a random seed's, if it passed its checks."""
+        product = answer(random.randint(0, MAX_SEED), 0.7, None)
+        return product if product["status"] == "accepted" else None
+
+    @app.get("/api/product", summary="A composed product that doesn't exist")
+    def product(
+        seed: Annotated[WholeNumber | None, Query(ge=0, le=MAX_SEED,
+                        description="the photo's seed; none: the next pooled product")] = None,
+        psi: Psi = 0.7, cls: Cls = None,
+    ) -> dict:  # fmt: skip
+        if seed is None:
+            with studio.store() as store:
+                product = store.pool_take(studio.models_key)
+            return product or answer(random.randint(0, MAX_SEED), psi, cls)
+        return answer(seed, psi, cls)
 
     ranges = {d.name: SLIDER_RANGES.get(d.name, UNMEASURED_RANGE) for d in studio.directions}
 
@@ -303,7 +379,7 @@ def create_app(studio: Studio) -> FastAPI:
 
     @app.get("/api/latent/{latent}.png", response_class=Response, summary="A projection")
     def latent_png(latent: str) -> Response:
-        kept = studio.latents.get(latent)
+        kept = studio.latent(latent) if _LATENT_ID.fullmatch(latent) else None
         if kept is None:
             raise HTTPException(404, "no such latent")
         ws, noise = kept
@@ -328,18 +404,9 @@ def create_app(studio: Studio) -> FastAPI:
 
     @app.post("/api/save", summary="Compose a product and keep it in the store")
     def save(request: Source) -> dict:
-        from fauxshop.catalog.store import Store
-        from fauxshop.pixels import save_png
-
         if request.latent is not None:
             raise HTTPException(422, "save takes a seed: a projected photo is not a new product")
-        candidate = composed(request.seed, request.psi, request.cls)
-        record = candidate.record
-        path = studio.workdir / "exports" / "studio" / f"{record['sku']}.png"
-        record["image_path"] = str(save_png(candidate.image, path))
-        with Store(studio.workdir / "catalog.db") as store:
-            store.save_generated([record])
-        return {"sku": record["sku"], "status": record["status"], "title": record["title"]}
+        return save_product(studio.workdir, composed(request.seed, request.psi, request.cls))
 
     @app.get("/", include_in_schema=False)
     def home() -> FileResponse:

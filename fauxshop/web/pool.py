@@ -1,0 +1,44 @@
+"""The home page's pool: products composed ahead, in the store, so a visit takes one at once.
+
+A product takes ~0.6 s to compose (most of it the writer) and may fail its checks; the page
+should not wait for that. While the studio serves, one thread keeps the store's pool at
+`Studio.pool_size` checked products; a visit takes the oldest (`Store.pool_take`, once each).
+With several workers over one workspace only one refills: the one holding the workspace's
+pool lock (an flock, released by the system when its process ends, however it ends).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fauxshop.web.app import Studio
+
+POOL_LOCK = "product-pool.lock"  # in WORKDIR/runs
+
+
+def refill_pool(
+    studio: Studio, make_product: Callable[[], dict | None], stop: threading.Event
+) -> None:
+    """Compose products (None: one failed its checks) into the pool while it is short, until
+    `stop` is set; returns at once if another process refills this workspace."""
+    lock_path = studio.workdir / "runs" / POOL_LOCK
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return
+        while not stop.is_set():
+            with studio.store() as store:
+                short = store.pool_count(studio.models_key) < studio.pool_size
+            if not short:
+                stop.wait(studio.pool_poll_s)
+                continue
+            product = make_product()
+            if product is not None:
+                with studio.store() as store:
+                    store.pool_add(studio.models_key, product)
