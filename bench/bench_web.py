@@ -1,10 +1,13 @@
-"""Requests/s and latency of the studio's generate and edit endpoints at the demo config.
+"""Requests/s and latency of the studio's generate, edit and pooled product endpoints at the
+demo config.
 
 `fauxshop serve` runs in its own process on loopback (the shipped demo models, a 600-product
 demo catalog as the real one); a load generator here sends a bounded number of requests
 (and stops at a time limit) from `--clients` concurrent connections, each asking for a new
 seed, and measures each request from send to last byte. No peer is named for this server,
-so there is no ratio column. Run it on an idle machine:
+so there is no ratio column. `/api/product` without a seed takes a product the server composed
+ahead into the store's pool; its rows wait until the pool is full, then send at most a pool's
+worth of requests while the server composes more, round after round. Run it on an idle machine:
 
     .venv/bin/python bench/bench_web.py            # 200 requests per endpoint, 1 and 4 clients
     .venv/bin/python bench/bench_web.py --quick    # 20 requests: smoke check
@@ -45,8 +48,11 @@ def wait_until_up(url: str, server: subprocess.Popen, limit_s: float = 300) -> N
     sys.exit("the server did not come up")
 
 
-def load(url: str, endpoint: str, requests: int, clients: int, limit_s: float) -> dict:
-    """Send `requests` requests (seed i each) from `clients` threads; latencies in ms."""
+def timed(
+    url: str, endpoint: str, requests: int, clients: int, limit_s: float
+) -> tuple[list[float], float]:
+    """Send `requests` requests (seed i each) from `clients` threads: latencies in ms, and the
+    seconds they took together."""
     stop = time.monotonic() + limit_s
 
     def one(i: int) -> float | None:
@@ -55,6 +61,8 @@ def load(url: str, endpoint: str, requests: int, clients: int, limit_s: float) -
         start = time.perf_counter()
         if endpoint == "generate":
             response = client.get(f"{url}/api/generate", params={"seed": i})
+        elif endpoint == "product (pooled)":
+            response = client.get(f"{url}/api/product")
         else:
             body = {"seed": i, "strengths": {"colour:red": 2.0, "length:midi,maxi": -1.0}}
             response = client.post(f"{url}/api/edit", json=body)
@@ -63,13 +71,47 @@ def load(url: str, endpoint: str, requests: int, clients: int, limit_s: float) -
 
     with httpx.Client(timeout=60) as client, ThreadPoolExecutor(clients) as pool:
         start = time.perf_counter()
-        latencies = sorted(t for t in pool.map(one, range(requests)) if t is not None)
-        seconds = time.perf_counter() - start
-    n = len(latencies)
+        latencies = [t for t in pool.map(one, range(requests)) if t is not None]
+    return latencies, time.perf_counter() - start
+
+
+def summary(latencies: list[float], seconds: float) -> dict:
+    latencies, n = sorted(latencies), len(latencies)
     return {
         "requests": n, "requests_per_s": n / seconds,
         "p50_ms": latencies[n // 2], "p95_ms": latencies[min(n - 1, int(0.95 * n))],
     }  # fmt: skip
+
+
+def load(url: str, endpoint: str, requests: int, clients: int, limit_s: float) -> dict:
+    return summary(*timed(url, endpoint, requests, clients, limit_s))
+
+
+def wait_for_full_pool(store_path: Path, limit_s: float = 600) -> None:
+    from fauxshop.catalog.store import Store
+    from fauxshop.web.app import POOL_SIZE
+
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        with Store(store_path) as store:
+            if store.pool_count() >= POOL_SIZE:
+                return
+        time.sleep(1)
+    sys.exit("the pool did not fill")
+
+
+def load_pooled(url: str, store_path: Path, requests: int, clients: int) -> dict:
+    """`requests` pooled products, a full pool's worth at a time while the server refills it;
+    latencies of all rounds together, requests/s over the rounds' sending time only."""
+    from fauxshop.web.app import POOL_SIZE
+
+    latencies, seconds = [], 0.0
+    while len(latencies) < requests:
+        wait_for_full_pool(store_path)
+        more, took = timed(url, "product (pooled)", min(requests - len(latencies), POOL_SIZE),
+                           clients, 60)  # fmt: skip
+        latencies, seconds = latencies + more, seconds + took
+    return summary(latencies, seconds)
 
 
 def main() -> None:
@@ -100,10 +142,14 @@ def main() -> None:
                 for endpoint in ("generate", "edit")
                 for clients in (int(c) for c in args.clients.split(","))
             ]  # fmt: skip
+            pooled = load_pooled(url, Path(tmp) / "catalog.db", args.requests, 4)
+            rows.append({"endpoint": "product (pooled)", "clients": 4, **pooled})
+            load_average = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         finally:
             server.terminate()
             server.wait(timeout=30)
-    print(f"fauxshop serve on loopback, demo models, {os.cpu_count()} cores\n")
+    print(f"fauxshop serve on loopback, demo models, {os.cpu_count()} cores, load average "
+          f"{load_average} at the end\n")  # fmt: skip
     print(markdown_table(rows))
 
 

@@ -6,10 +6,17 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
+import httpx
 import numpy as np
 import pytest
 import torch
@@ -149,3 +156,48 @@ def test_concurrent_saves_from_four_workers_lose_nothing(tmp_path):
     with Store(tmp_path / "catalog.db") as store:
         assert len(store.generated()) == 200
     assert len(list((tmp_path / "exports" / "studio").glob("*.png"))) == 200
+
+
+def test_two_served_workers_share_one_workspace(tmp_path):
+    """`serve_workers`: two uvicorn processes on one socket; every concurrent save lands in the
+    store and the pool's products go out once each, whichever worker answers."""
+    from fauxshop.catalog.demo_catalog import write_demo_catalog
+    from fauxshop.cli import main
+    from fauxshop.image.checkpoint import generator_fingerprint, load_generator
+    from fauxshop.latent.directions import save_directions, sefa
+    from fauxshop.products.models import DEMO_GENERATOR
+    from fauxshop.web.serve import STUDIO_DIRECTIONS
+
+    work = ["--workdir", str(tmp_path)]
+    write_demo_catalog(tmp_path / "catalog", n=30, seed=0)
+    assert main(["ingest", str(tmp_path / "catalog" / "products.jsonl"), *work]) == 0
+    assert main(["prune", *work]) == 0 and main(["pack", "--size", "64x32", *work]) == 0
+    G = load_generator(DEMO_GENERATOR)  # SeFa sliders: instant, where serve would sample
+    save_directions(tmp_path / "runs" / STUDIO_DIRECTIONS, sefa(G, k=2), generator_fingerprint(G))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = (f"from fauxshop.web.serve import serve_workers; "
+            f"serve_workers({str(tmp_path)!r}, '127.0.0.1', {port}, 2)")  # fmt: skip
+    server = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            assert server.poll() is None and time.monotonic() < deadline, "no worker answered"
+            try:
+                if httpx.get(f"{url}/api/directions", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        with httpx.Client(timeout=120) as client, ThreadPoolExecutor(4) as pool:
+            saves = list(pool.map(lambda i: client.post(f"{url}/api/save", json={"seed": i}),
+                                  range(8)))  # fmt: skip
+            products = list(pool.map(lambda _: client.get(f"{url}/api/product"), range(4)))
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+    assert [r.status_code for r in saves + products] == [200] * 12
+    with Store(tmp_path / "catalog.db") as store:
+        assert len(store.generated()) == 8
+    assert len({p.json()["sku"] for p in products}) == 4

@@ -361,7 +361,10 @@ class Store:
         ).fetchone()
         return None if row is None else json.loads(row["product"])
 
-    def pool_count(self, models: str) -> int:
+    def pool_count(self, models: str | None = None) -> int:
+        """Pooled products for `models` (None: for any)."""
+        if models is None:
+            return self.db.execute("SELECT COUNT(*) FROM product_pool").fetchone()[0]
         sql = "SELECT COUNT(*) FROM product_pool WHERE models = ?"
         return self.db.execute(sql, (models,)).fetchone()[0]
 
