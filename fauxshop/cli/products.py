@@ -21,17 +21,58 @@ def cmd_products(args) -> int:
     from fauxshop.products.export import first_new_seed, run_folder, save_products
     from fauxshop.products.models import choose_real_archive, product_models
 
+    seeds = _seed_range(args)
     ws = Workspace.open(args.workdir)
     real, why = choose_real_archive(ws, args.real, args.generator)
     print(f"real catalog: {real} ({why})")
     models = product_models(real, args.generator, args.tagger, args.writer)
     if args.regenerate:
         return _regenerate(args, models)
+    if seeds or args.merge:
+        return _sharded(args, ws, models, seeds)
     config = dataclass_from_args(ComposeConfig, args)
     if config.seed_start is None:
         config.seed_start = first_new_seed(ws.db_path, models.hashes)
     result = compose(models, config)
     out = args.out or run_folder(ws.exports_dir / "products", result, config.category)
+    paths = save_products(result, models.real, out, ws.db_path)
+    print(format_report(result.report()))
+    print(f"gallery: {paths['html']}\nrecords: {paths['jsonl']}, {paths['csv']}")
+    return 0 if result.accepted else 1
+
+
+def _seed_range(args) -> tuple[int, int] | None:
+    """--seeds as (first, last), refused beside the flags it replaces (before models load)."""
+    from fauxshop.products.shards import UNUSED, parse_seeds
+
+    if not args.seeds:
+        return None
+    if args.merge:
+        raise FauxshopError("products: --seeds composes and merges, --merge only merges: not both")
+    given = getattr(args, "given_flags", set())
+    replaced = [f"--{k.replace('_', '-')}" for k in UNUSED if f"cfg_{k}" in given]
+    if replaced:
+        raise FauxshopError(f"products: --seeds tries each seed once; drop {', '.join(replaced)}")
+    return parse_seeds(args.seeds)
+
+
+def _sharded(args, ws, models, seeds: tuple[int, int] | None) -> int:
+    """--seeds: each seed of the range once, split over torchrun's ranks in resumable shards,
+    merged by rank 0; --merge: only the merge, of a shard folder a job finished."""
+    from fauxshop.products.compose import format_report
+    from fauxshop.products.export import save_products
+    from fauxshop.products.shards import compose_seeds, merge_shards, shard_folder
+
+    if seeds is None:
+        folder = args.merge
+        result = merge_shards(models, folder)
+    else:
+        config = dataclass_from_args(ComposeConfig, args)
+        folder = shard_folder(ws.exports_dir / "products", *seeds, config.category)
+        result = compose_seeds(models, config, *seeds, folder, args.shard_size)
+        if result is None:  # not rank 0: rank 0 merges
+            return 0
+    out = args.out or ws.exports_dir / "products" / folder.name  # seeds-FIRST-LAST[-CATEGORY]
     paths = save_products(result, models.real, out, ws.db_path)
     print(format_report(result.report()))
     print(f"gallery: {paths['html']}\nrecords: {paths['jsonl']}, {paths['csv']}")
@@ -95,6 +136,13 @@ def register(sub, common) -> None:
         "--out", type=Path, help="folder (default: WORKDIR/exports/products/seeds-FIRST-LAST)"
     )
     p.add_argument("--regenerate", metavar="SKU", help="rebuild a stored product and compare")
+    p.add_argument(
+        "--seeds", metavar="FIRST-LAST",
+        help="try each of these seeds once (instead of --n), in resumable shards split over "
+        "torchrun's ranks (WORKDIR/exports/products/shards/seeds-FIRST-LAST)",
+    )  # fmt: skip
+    p.add_argument("--shard-size", type=int, default=16, help="seeds per shard (default: 16)")
+    p.add_argument("--merge", type=Path, metavar="DIR", help="merge a finished shard folder")
     add_dataclass_args(p, ComposeConfig, "composition")
 
     p = verb(sub, cmd_serve, common)
