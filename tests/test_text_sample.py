@@ -15,7 +15,7 @@ from fauxshop.text.config import SamplingConfig
 from fauxshop.text.corpus import prompt_text
 from fauxshop.text.evaluate import evaluate_run
 from fauxshop.text.models import load_trained, window
-from fauxshop.text.sample import write
+from fauxshop.text.sample import write, write_rows
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +69,25 @@ def test_left_padding_does_not_change_a_greedy_text(trained):
     longer = "long-sleeved black polka-dot maxi v-neck dress"
     padded = write(model, tokenizer, [longer, "red dress"], greedy)
     assert padded[1] == alone[0]
+
+
+def test_write_rows_gives_each_text_alone_what_it_gets_among_others(trained):
+    """Products: a text must not depend on what it is written beside, or how many."""
+    model, tokenizer, _ = trained
+    settings = SamplingConfig(max_new_tokens=30)
+    contexts = ["red dress", "long-sleeved black polka-dot maxi v-neck dress", "striped top",
+                "red dress", "white skirt"]  # fmt: skip
+    seeds = [3, 1, 4, 5, 9]
+    together = write_rows(model, tokenizer, contexts, seeds, settings, "context", 4, 32)
+    alone = [
+        write_rows(model, tokenizer, [context], [seed], settings, "context", 4, 32)[0]
+        for context, seed in zip(contexts, seeds, strict=True)
+    ]
+    assert together == alone  # 4 + 1 rows: the last batch filled with copies
+    assert [r["context"] for r in together] == contexts
+    assert together[0]["description"] != together[3]["description"]  # same context, other seed
+    with pytest.raises(FauxshopError, match="'red dress' is .* tokens; a prompt here holds 3"):
+        write_rows(model, tokenizer, ["red dress"], [0], settings, "context", 4, 4)
 
 
 def _make_eos_certain(model, tokenizer) -> None:

@@ -4,6 +4,10 @@ Every prompt starts with the EOS id, as every record but the first does in the p
 training stream, then the context line. The same seed, contexts and settings give the same
 text on the same device, whatever else runs beside it: tokens are drawn from the call's own
 torch.Generator, never torch's global RNG (the studio writes for concurrent requests).
+
+`write` draws a call's texts from one generator, so a text depends on the others written with
+it. `write_rows` gives each text its own seed and generator and runs batches of one fixed
+shape, so a text is the same whether written alone or beside any others (products).
 """
 
 from __future__ import annotations
@@ -32,8 +36,11 @@ def _prompt_ids(tokenizer, context: str | None, fmt: str, limit: int) -> list[in
     return ids
 
 
-def _left_pad(rows: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(r) for r in rows)
+def _left_pad(
+    rows: list[list[int]], pad: int, width: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows left-padded to `width` (None: the longest row's)."""
+    width = width or max(len(r) for r in rows)
     ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows])
     mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
     return ids, mask
@@ -57,21 +64,32 @@ def _new_tokens(config: SamplingConfig, room: int, limit: int) -> int:
 
 class _Draw:
     """The last logits processor: draws each row's next token from the warped scores with the
-    call's own generator and leaves only that token finite, so `generate`'s greedy pick takes
-    it. (`generate` samples from the global RNG, which concurrent callers share.)"""
+    call's own generators and leaves only that token finite, so `generate`'s greedy pick takes
+    it. (`generate` samples from the global RNG, which concurrent callers share.) One generator
+    draws for every row; several, one per row, make each row's draws its own."""
 
-    def __init__(self, generator: torch.Generator):
-        self.generator = generator
+    def __init__(self, generators: list[torch.Generator]):
+        self.generators = generators
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         probs = torch.softmax(scores, dim=-1)
-        drawn = torch.multinomial(probs, num_samples=1, generator=self.generator)
+        if len(self.generators) == 1:
+            drawn = torch.multinomial(probs, num_samples=1, generator=self.generators[0])
+        else:
+            drawn = torch.cat([
+                torch.multinomial(row[None], num_samples=1, generator=generator)
+                for row, generator in zip(probs, self.generators, strict=True)
+            ])  # fmt: skip
         return torch.full_like(scores, -float("inf")).scatter_(1, drawn, 0.0)
 
 
-def _processors(config: SamplingConfig, device: torch.device) -> list:
+def _generators(seeds: list[int], device: torch.device) -> list[torch.Generator]:
+    return [torch.Generator(device).manual_seed(seed) for seed in seeds]
+
+
+def _processors(config: SamplingConfig, generators: list[torch.Generator]) -> list:
     """Temperature, top-k and top-p as `generate` would apply them when sampling, then `_Draw`
-    seeded with `config.seed`; none for greedy writing."""
+    with `generators`; none for greedy writing."""
     from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
     if config.temperature <= 0:
@@ -83,8 +101,7 @@ def _processors(config: SamplingConfig, device: torch.device) -> list:
         warpers.append(TopKLogitsWarper(config.top_k))
     if config.top_p < 1.0:
         warpers.append(TopPLogitsWarper(config.top_p))
-    generator = torch.Generator(device).manual_seed(config.seed)
-    return [*warpers, _Draw(generator)]
+    return [*warpers, _Draw(generators)]
 
 
 class _CountFinished:
@@ -105,6 +122,18 @@ class _CountFinished:
         return torch.zeros(len(input_ids), dtype=torch.bool, device=input_ids.device)
 
 
+def _generation(config: SamplingConfig, tokenizer, max_new: int):
+    from transformers import GenerationConfig
+
+    return GenerationConfig(
+        do_sample=False,  # sampling is `_processors`' draw; generate keeps the one finite token
+        repetition_penalty=config.repetition_penalty,
+        max_new_tokens=max_new,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+
+
 @torch.no_grad()
 def write(
     model,
@@ -119,8 +148,6 @@ def write(
 
     Returns dicts: context, description, tokens, finished (ended at EOS, not at the limit).
     """
-    from transformers import GenerationConfig
-
     limit = window(model)
     prompts = [
         (context, _prompt_ids(tokenizer, context, fmt, limit))
@@ -128,15 +155,9 @@ def write(
         for _ in range(config.n)
     ]
     max_new = _new_tokens(config, limit - max(len(ids) for _, ids in prompts), limit)
-    generation = GenerationConfig(
-        do_sample=False,  # sampling is `_processors`' draw; generate keeps the one finite token
-        repetition_penalty=config.repetition_penalty,
-        max_new_tokens=max_new,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
+    generation = _generation(config, tokenizer, max_new)
     device = next(model.parameters()).device
-    processors = _processors(config, device)
+    processors = _processors(config, _generators([config.seed], device))
     results = []
     with bar(len(prompts), "write", unit="text", enabled=show_progress) as progress:
         for start in range(0, len(prompts), config.batch_size):
@@ -155,6 +176,50 @@ def write(
                 _record(tokenizer, context, row, fmt)
                 for (context, _), row in zip(chunk, out[:, ids.shape[1] :].tolist(), strict=True)
             ]
+    return results
+
+
+@torch.no_grad()
+def write_rows(
+    model,
+    tokenizer,
+    contexts: list[str],
+    seeds: list[int],
+    config: SamplingConfig,
+    fmt: str,
+    rows: int,
+    width: int,
+) -> list[dict[str, Any]]:
+    """One record per (context, seed), each drawn with its own seed, in batches of exactly
+    `rows` prompts (the last filled with copies of its last) left-padded to exactly `width`
+    tokens: every batch has the same shape and every row at least one pad (so `generate`
+    always takes the masked attention path), and a row's tokens come from its own generator,
+    so a text does not depend on what it is written beside, or with how many.
+    `config.seed`, `n` and `batch_size` are not used."""
+    limit = window(model)
+    prompts = [_prompt_ids(tokenizer, context, fmt, limit) for context in contexts]
+    for context, ids in zip(contexts, prompts, strict=True):
+        if len(ids) >= width:
+            raise FauxshopError(
+                f"context {context!r} is {len(ids)} tokens; a prompt here holds {width - 1}"
+            )
+    generation = _generation(config, tokenizer, _new_tokens(config, limit - width, limit))
+    device = next(model.parameters()).device
+    results = []
+    for start in range(0, len(prompts), rows):
+        given = list(range(start, min(start + rows, len(prompts))))
+        chunk = given + given[-1:] * (rows - len(given))
+        ids, mask = _left_pad([prompts[i] for i in chunk], tokenizer.pad_token_id, width)
+        out = model.generate(
+            input_ids=ids.to(device),
+            attention_mask=mask.to(device),
+            generation_config=generation,
+            logits_processor=_processors(config, _generators([seeds[i] for i in chunk], device)),
+        )
+        news = out[: len(given), width:].tolist()
+        results += [
+            _record(tokenizer, contexts[i], row, fmt) for i, row in zip(given, news, strict=True)
+        ]
     return results
 
 
