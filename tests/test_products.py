@@ -28,7 +28,7 @@ from fauxshop.products.checks import (
     text_novelty,
     title_from_tags,
 )
-from fauxshop.products.compose import compose, format_report, regenerate
+from fauxshop.products.compose import SURPLUS, compose, format_report, regenerate
 from fauxshop.products.config import ComposeConfig
 from fauxshop.products.export import first_new_seed, run_folder, save_products
 from fauxshop.products.models import (
@@ -137,7 +137,7 @@ def test_compose_records_every_check_and_accepts_clean_products(models):
         assert set(checks) == {"on_category", "category_agrees", "grounded_text",
                                "image_novel", "text_novel"}  # fmt: skip
         accepted = all(check["passed"] for check in checks.values())
-        assert c.record["status"] == ("accepted" if accepted else "rejected")
+        assert c.record["status"] in (("accepted", SURPLUS) if accepted else ("rejected",))
         assert c.record["title"].lower() == c.record["provenance"]["context"]
         assert c.record["category"] == "dress" or not checks["on_category"]["passed"]
         assert len(c.record["provenance"]["w"]) == models.G.w_dim
@@ -169,8 +169,8 @@ class SaysSkirt:
 
 
 def test_a_contradicting_or_off_category_description_is_rejected(models, monkeypatch):
-    def long_sleeved_skirt(models, context, sampling):
-        return "A blue skirt with long sleeves."
+    def long_sleeved_skirt(models, contexts, seeds, sampling, rows, width):
+        return ["A blue skirt with long sleeves."] * len(contexts)
 
     monkeypatch.setattr(compose_module, "_write", long_sleeved_skirt)
     strict = replace(models, text_tagger=SaysSkirt())
@@ -243,14 +243,16 @@ def test_without_a_category_each_class_gets_its_share_judged_by_its_own_label(mo
         assert counts["candidates"] == sum(
             names[c.record["provenance"]["class_index"]] == name for c in result.candidates
         )
-    tried_after = {k: [] for k in range(4)}  # a class that has its share gets no more turns
-    for i, c in enumerate(result.candidates):
-        if c.record["status"] == "accepted":
-            k = c.record["provenance"]["class_index"]
-            tried_after[k] = [
-                d for d in result.candidates[i + 1 :] if d.record["provenance"]["class_index"] == k
-            ]
-    assert all(not later for later in tried_after.values())
+    first_accepted = {}  # one batch (12 seeds): past its share a class's passes are surplus
+    for c in result.candidates:
+        k = c.record["provenance"]["class_index"]
+        passed = all(check["passed"] for check in c.record["checks"].values())
+        if passed:
+            first_accepted.setdefault(k, c)
+        assert c.record["status"] == (
+            ("accepted" if first_accepted[k] is c else SURPLUS) if passed else "rejected"
+        )
+    assert report["surplus"] == sum(c.record["status"] == SURPLUS for c in result.candidates)
     assert "| dress | 1 |" in format_report(report) and "seeds 7-" in format_report(report)
 
 

@@ -1,18 +1,22 @@
 """Compose products that don't exist: photo → tags → title → description → checks → record.
 
-Each candidate seed goes through five timed stages:
-1. generate: the photo from (seed, psi, class) with G's constant noise;
-2. tag: the image tagger's top class per head (`checks.tags_from_probs`), and the title;
-3. write: the description from the title as context, sampled with the seed, keeping only
-   sentences that name no attribute value the tags do not claim (`checks.grounded_text`);
+Candidates go through five timed stages together, `BATCH` at a time:
+1. generate: the photos from (seed, psi, class) with G's constant noise;
+2. tag: one tagger pass for the top class per head (`checks.tags_from_probs`), the title,
+   and the features novelty compares;
+3. write: the descriptions with the titles as context, each sampled with its own seed,
+   keeping only sentences that name no attribute value the tags do not claim
+   (`checks.grounded_text`);
 4. verify: category agreement (fused tagger) and the text grounded in the tags (`checks`);
 5. novelty: nearest real photo and longest shared word run (`checks`).
 A candidate passing every check is accepted. Every candidate, accepted or not, is recorded
 with its check results and provenance: the hashes of the four models, the seed, class, psi,
-w, noise mode, the context and the sampling parameters. `regenerate` rebuilds the photo and
-text from a provenance record and refuses one made with other models. Photos come from
-`generate` (fixed-size batches) and text from a one-context `write` call seeded per product,
-so neither depends on its neighbours: the same record gives the same bits on the same device.
+w, noise mode, the batch shapes, the context and the sampling parameters. `regenerate`
+rebuilds the photo and text from a provenance record and refuses one made with other models.
+Every batch has one fixed shape (photos and texts `BATCH` rows, prompts `PROMPT_WIDTH`
+tokens, tags 64 rows, the short ones filled with copies) and each text draws from its own
+seed's generator, so no product depends on its neighbours: the same record gives the same
+bits on the same device, whether the product was made alone or in a batch.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import hashlib
 import json
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -46,14 +51,22 @@ from fauxshop.products.config import ComposeConfig
 from fauxshop.products.models import ProductModels
 from fauxshop.progress import bar
 from fauxshop.tagger.data import product_text
-from fauxshop.tagger.scoring import image_features, score_images
+from fauxshop.tagger.scoring import scores_and_features
 from fauxshop.tagger.text import fuse
 from fauxshop.text.config import SamplingConfig
-from fauxshop.text.sample import write
+from fauxshop.text.sample import write, write_rows
 
 STAGES = ("generate", "tag", "write", "verify", "novelty")
 NOISE_MODE = "const"
-BATCH = 16  # generate()'s fixed batch: part of what makes a photo reproducible
+# Candidates composed together, generate()'s fixed batch and the writer's rows: part of what
+# makes a product reproducible, so recorded in its provenance.
+BATCH = 16
+# The writer's prompts are left-padded to this many tokens (the demo writer's longest title
+# takes 20), recorded like BATCH.
+PROMPT_WIDTH = 32
+# The status of a candidate that passed every check after its class had its share of
+# accepted products (a batch can pass more than are still wanted): recorded, not exported.
+SURPLUS = "surplus"
 
 
 @dataclass
@@ -81,7 +94,8 @@ class ComposeResult:
         return [c for c in self.candidates if c.record["status"] == "accepted"]
 
     def report(self) -> dict[str, Any]:
-        """Candidates, pass rate per check, acceptance rate, products/s, seconds per stage."""
+        """Candidates, pass rate per check, acceptance rate, surplus, products/s, seconds per
+        stage."""
         n = len(self.candidates)
         rates = {
             check: sum(bool(c.record["checks"][check]["passed"]) for c in self.candidates) / n
@@ -93,6 +107,7 @@ class ComposeResult:
             "accepted": len(self.accepted),
             "pass_rate": rates,
             "acceptance_rate": len(self.accepted) / n,
+            "surplus": sum(c.record["status"] == SURPLUS for c in self.candidates),
             "products_per_s": len(self.accepted) / total if total else None,
             "seconds": self.seconds,
             "per_class": {
@@ -120,7 +135,7 @@ def _asked(candidate: Candidate) -> str:
 
 def format_report(report: dict[str, Any]) -> str:
     """Pass rate per check, seconds per stage, accepted per class, the seeds, the real
-    archive novelty was judged against, and the acceptance rate and speed."""
+    archive novelty was judged against, and the acceptance rate, surplus and speed."""
     checks = [{"check": k, "pass rate": v} for k, v in report["pass_rate"].items()]
     stages = [{"stage": k, "seconds": v} for k, v in report["seconds"].items()]
     classes = [{"class": k, **v} for k, v in report["per_class"].items()]
@@ -129,19 +144,37 @@ def format_report(report: dict[str, Any]) -> str:
         markdown_table(checks), markdown_table(stages), markdown_table(classes),
         f"seeds {first}-{last}; novelty against {report['real_archive'] or 'the given catalog'}",
         f"{report['accepted']} accepted of {report['candidates']} candidates "
-        f"({report['acceptance_rate']:.0%}), {report['products_per_s']:.2f} products/s",
+        f"({report['acceptance_rate']:.0%}; {report['surplus']} more passed past their class's "
+        f"share), {report['products_per_s']:.2f} products/s",
     ])  # fmt: skip
 
 
-def _render(models: ProductModels, identity: dict) -> tuple[np.ndarray, torch.Tensor]:
-    """The photo and its w, as `generate` makes them (fixed batch, constant noise)."""
-    ws = seeds_to_ws(models.G, [identity["seed"]], identity["psi"], identity["class_index"], BATCH)
-    return render_ws(models.G, ws, NOISE_MODE, BATCH)[0], ws[0, 0]
+def _render(
+    models: ProductModels, identities: Sequence[dict], batch: int
+) -> tuple[np.ndarray, torch.Tensor]:
+    """The photos and their ws as `generate` makes them (each psi and class's seeds mapped in
+    fixed batches, rendered in fixed batches with constant noise), in the order given."""
+    groups: dict[tuple, list[int]] = {}
+    for i, identity in enumerate(identities):
+        groups.setdefault((identity["psi"], identity["class_index"]), []).append(i)
+    mapped = torch.cat([
+        seeds_to_ws(models.G, [identities[i]["seed"] for i in rows], psi, cls, batch)
+        for (psi, cls), rows in groups.items()
+    ])  # fmt: skip
+    order = torch.tensor([i for rows in groups.values() for i in rows])
+    ws = mapped[order.argsort().to(mapped.device)]
+    return render_ws(models.G, ws, NOISE_MODE, batch), ws[:, 0]
 
 
-def _write(models: ProductModels, context: str, sampling: SamplingConfig) -> str:
-    records = write(models.writer, models.tokenizer, [context], sampling, models.writer_format)
-    return records[0]["description"]
+def _write(
+    models: ProductModels, contexts: list[str], seeds: list[int], sampling: SamplingConfig,
+    rows: int, width: int,
+) -> list[str]:  # fmt: skip
+    records = write_rows(
+        models.writer, models.tokenizer, contexts, seeds, sampling, models.writer_format,
+        rows, width,
+    )  # fmt: skip
+    return [r["description"] for r in records]
 
 
 def _sku(hashes: dict[str, str], identity: dict) -> str:
@@ -151,86 +184,106 @@ def _sku(hashes: dict[str, str], identity: dict) -> str:
 
 def compose_one(models: ProductModels, config: ComposeConfig, seed: int, cls: int | None,
                 seconds: dict[str, float]) -> Candidate:  # fmt: skip
-    """One candidate through the five stages, timed into `seconds`."""
+    """One candidate through the five stages, timed into `seconds`: the same bits as when it
+    is composed in a batch."""
+    return compose_batch(models, config, [(seed, cls)], seconds)[0]
+
+
+def compose_batch(models: ProductModels, config: ComposeConfig,
+                  jobs: Sequence[tuple[int, int | None]],
+                  seconds: dict[str, float]) -> list[Candidate]:  # fmt: skip
+    """Candidates for (seed, class) pairs through the five stages together, timed into
+    `seconds`; each stage on fixed-shape batches or one candidate at a time, so a candidate
+    does not depend on the others."""
     t = time.perf_counter()
-    identity = {"seed": seed, "psi": config.psi, "class_index": cls}
-    image, w = _render(models, identity)
+    identities = [{"seed": seed, "psi": config.psi, "class_index": cls} for seed, cls in jobs]
+    images, ws = _render(models, identities, BATCH)
     seconds["generate"] += time.perf_counter() - t
 
     t = time.perf_counter()
-    probs = {k: v[0] for k, v in score_images(models.tagger, image[None]).items()}
-    category, attributes, confidence = tags_from_probs(
-        probs, models.tagger.heads, config.min_confidence, models.calibration
-    )
-    title = title_from_tags(category, attributes)
-    context = title.lower()
+    probs, features = scores_and_features(models.tagger, images)
+    rows = [{k: v[i] for k, v in probs.items()} for i in range(len(jobs))]
+    tags = [
+        tags_from_probs(row, models.tagger.heads, config.min_confidence, models.calibration)
+        for row in rows
+    ]
+    titles = [title_from_tags(category, attributes) for category, attributes, _ in tags]
+    contexts = [title.lower() for title in titles]
     seconds["tag"] += time.perf_counter() - t
 
     t = time.perf_counter()
-    sampling = config.sampling(seed)
-    description, dropped = grounded_text(_write(models, context, sampling), context)
+    seeds = [seed for seed, _ in jobs]  # each text drawn with its own seed
+    texts = _write(models, contexts, seeds, config.sampling(seeds[0]), BATCH, PROMPT_WIDTH)
+    grounded = [grounded_text(text, context) for text, context in zip(texts, contexts, strict=True)]
     seconds["write"] += time.perf_counter() - t
 
-    t = time.perf_counter()
-    expected = _expected(models, config, cls)
-    on_category = {"passed": expected in (None, category), "category": category}
-    checks: dict[str, dict] = {"on_category": {**on_category, "expected": expected}}
-    if models.text_tagger is None:
-        checks["category_agrees"] = {"passed": True, "note": "no text tagger: not checked"}
-    else:
-        text_probs = models.text_tagger.predict([product_text(title, description)])
-        fused = fuse({k: v[None] for k, v in probs.items()}, text_probs)["category"][0]
-        fused_category = models.tagger.heads["category"][int(fused.argmax())]
-        checks["category_agrees"] = {"passed": fused_category == category, "fused": fused_category}
-    kept = len(words(description))
-    checks["grounded_text"] = {
-        "passed": kept >= config.min_words, "words": kept, "dropped_sentences": dropped,
-    }  # fmt: skip
-    seconds["verify"] += time.perf_counter() - t
+    candidates = []
+    for i, (seed, cls) in enumerate(jobs):
+        (category, attributes, confidence), (description, dropped) = tags[i], grounded[i]
+        t = time.perf_counter()
+        expected = _expected(models, config, cls)
+        on_category = {"passed": expected in (None, category), "category": category}
+        checks: dict[str, dict] = {"on_category": {**on_category, "expected": expected}}
+        if models.text_tagger is None:
+            checks["category_agrees"] = {"passed": True, "note": "no text tagger: not checked"}
+        else:  # one text at a time: a batched text encoder may pad to the longest text
+            text_probs = models.text_tagger.predict([product_text(titles[i], description)])
+            fused = fuse({k: v[None] for k, v in rows[i].items()}, text_probs)["category"][0]
+            fused_category = models.tagger.heads["category"][int(fused.argmax())]
+            checks["category_agrees"] = {
+                "passed": fused_category == category, "fused": fused_category,
+            }  # fmt: skip
+        kept = len(words(description))
+        checks["grounded_text"] = {
+            "passed": kept >= config.min_words, "words": kept, "dropped_sentences": dropped,
+        }  # fmt: skip
+        seconds["verify"] += time.perf_counter() - t
 
-    t = time.perf_counter()
-    features = image_features(models.tagger, image[None])[0]
-    [(nearest, distance)] = models.real.nearest(features)
-    checks["image_novel"] = {
-        "passed": distance >= config.min_image_distance,
-        "nearest_sku": models.real.skus[nearest], "distance": round(distance, 4),
-    }  # fmt: skip
-    copy, share = text_novelty(description, models.real.descriptions)
-    checks["text_novel"] = {
-        "passed": not copy and share < config.max_shared_share,
-        "exact_copy": copy, "longest_shared_share": round(share, 4),
-    }  # fmt: skip
-    seconds["novelty"] += time.perf_counter() - t
+        t = time.perf_counter()
+        [(nearest, distance)] = models.real.nearest(features[i])
+        checks["image_novel"] = {
+            "passed": distance >= config.min_image_distance,
+            "nearest_sku": models.real.skus[nearest], "distance": round(distance, 4),
+        }  # fmt: skip
+        copy, share = text_novelty(description, models.real.descriptions)
+        checks["text_novel"] = {
+            "passed": not copy and share < config.max_shared_share,
+            "exact_copy": copy, "longest_shared_share": round(share, 4),
+        }  # fmt: skip
+        seconds["novelty"] += time.perf_counter() - t
 
-    provenance = {
-        "models": models.hashes,
-        **identity,
-        "w": w.cpu().tolist(),
-        "noise_mode": NOISE_MODE,
-        "batch": BATCH,
-        "context": context,
-        "sampling": asdict(sampling),
-        "writer_format": models.writer_format,
-        "min_confidence": config.min_confidence,
-        "calibrated_precision": getattr(models.calibration, "target_precision", None),
-        "tag_confidence": {k: round(v, 4) for k, v in confidence.items()},
-        "device": str(next(models.G.parameters()).device),
-        "torch": torch.__version__,
-        "fauxshop": fauxshop.__version__,
-    }
-    passed = all(c["passed"] for c in checks.values())
-    record = {
-        "sku": _sku(models.hashes, identity),
-        "title": title,
-        "description": description,
-        "category": category,
-        "attributes": attributes,
-        "status": "accepted" if passed else "rejected",
-        "checks": checks,
-        "provenance": provenance,
-        "nearest_sku": models.real.skus[nearest],
-    }
-    return Candidate(record, image, nearest)
+        provenance = {
+            "models": models.hashes,
+            **identities[i],
+            "w": ws[i].cpu().tolist(),
+            "noise_mode": NOISE_MODE,
+            "batch": BATCH,
+            "writer_rows": BATCH,
+            "prompt_width": PROMPT_WIDTH,
+            "context": contexts[i],
+            "sampling": asdict(config.sampling(seed)),
+            "writer_format": models.writer_format,
+            "min_confidence": config.min_confidence,
+            "calibrated_precision": getattr(models.calibration, "target_precision", None),
+            "tag_confidence": {k: round(v, 4) for k, v in confidence.items()},
+            "device": str(next(models.G.parameters()).device),
+            "torch": torch.__version__,
+            "fauxshop": fauxshop.__version__,
+        }
+        passed = all(c["passed"] for c in checks.values())
+        record = {
+            "sku": _sku(models.hashes, identities[i]),
+            "title": titles[i],
+            "description": description,
+            "category": category,
+            "attributes": attributes,
+            "status": "accepted" if passed else "rejected",
+            "checks": checks,
+            "provenance": provenance,
+            "nearest_sku": models.real.skus[nearest],
+        }
+        candidates.append(Candidate(record, images[i], nearest))
+    return candidates
 
 
 def _expected(models: ProductModels, config: ComposeConfig, cls: int | None) -> str | None:
@@ -265,42 +318,62 @@ def compose(models: ProductModels, config: ComposeConfig) -> ComposeResult:
     label in turn, a class keeping its turns until it has its share. A photo counts for the
     class it was made for only if the tagger sees that class in it (on_category): the demo
     generator draws mostly dress-like photos whatever the label, and when nothing was
-    compared every card in its gallery was a dress."""
+    compared every card in its gallery was a dress.
+
+    Candidates are composed `BATCH` seeds at a time, the turns going on from one batch to the
+    next. A batch may pass more than a class still wants: in seed order the first ones are
+    accepted, the rest marked `SURPLUS` (recorded with their checks, not exported), and a
+    class with its share gets no turns in later batches."""
     shares = _shares(models, config)
     start = config.seed_start or 0
+    seeds = range(start, start + config.max_candidates)
     seconds = dict.fromkeys(STAGES, 0.0)
     candidates: list[Candidate] = []
     got = dict.fromkeys(shares, 0)
     turns = deque(shares)
     with bar(config.n, "compose products", unit="product") as progress:
-        for seed in range(start, start + config.max_candidates):
+        for first in range(0, len(seeds), BATCH):
             if not turns:
                 break
-            cls = turns.popleft()
-            candidate = compose_one(models, config, seed, cls, seconds)
-            candidates.append(candidate)
-            if candidate.record["status"] == "accepted":
-                got[cls] += 1
-                progress.update(1)
-            if got[cls] < shares[cls]:
-                turns.append(cls)
+            jobs = []
+            for seed in seeds[first : first + BATCH]:
+                jobs.append((seed, turns[0]))
+                turns.rotate(-1)
+            for candidate, (_, cls) in zip(
+                compose_batch(models, config, jobs, seconds), jobs, strict=True
+            ):
+                if candidate.record["status"] == "accepted":
+                    if got[cls] < shares[cls]:
+                        got[cls] += 1
+                        progress.update(1)
+                    else:
+                        candidate.record["status"] = SURPLUS
+                candidates.append(candidate)
+            turns = deque(k for k in turns if got[k] < shares[k])
             progress.set_postfix(tried=len(candidates))
     names = {_class_name(_expected(models, config, k), k): share for k, share in shares.items()}
     return ComposeResult(candidates, seconds, names, models.real_archive)
 
 
 def regenerate(models: ProductModels, provenance: dict) -> tuple[np.ndarray, str]:
-    """The photo and description a provenance record describes, from the same models."""
+    """The photo and description a provenance record describes, from the same models, with
+    the batch shapes it records."""
     changed = [k for k, v in provenance["models"].items() if models.hashes.get(k) != v]
     if changed:
         raise FauxshopError(
             f"regenerate: made with other models ({', '.join(changed)} differ); load those"
         )
     identity = {k: provenance[k] for k in ("seed", "psi", "class_index")}
-    image, _ = _render(models, identity)
+    images, _ = _render(models, [identity], provenance["batch"])
     sampling = SamplingConfig(**provenance["sampling"])
     context = provenance["context"]
-    return image, grounded_text(_write(models, context, sampling), context)[0]
+    if "writer_rows" in provenance:
+        rows, width = provenance["writer_rows"], provenance["prompt_width"]
+        text = _write(models, [context], [sampling.seed], sampling, rows, width)[0]
+    else:  # written one at a time, before products were written in batches
+        fmt = models.writer_format
+        text = write(models.writer, models.tokenizer, [context], sampling, fmt)[0]["description"]
+    return images[0], grounded_text(text, context)[0]
 
 
 def check_regenerated(models: ProductModels, row: dict) -> tuple[str, bool | None, bool]:
