@@ -6,11 +6,13 @@ demo catalog as the real one); a load generator here sends a bounded number of r
 (and stops at a time limit) from `--clients` concurrent connections, each asking for a new
 seed, and measures each request from send to last byte. No peer is named for this server,
 so there is no ratio column. `/api/product` without a seed takes a product the server composed
-ahead into the store's pool; its rows wait until the pool is full, then send at most a pool's
-worth of requests while the server composes more, round after round. Run it on an idle machine:
+ahead into the store's pool; its row waits until the pool holds a round's worth (at most a full
+pool), then sends that many while the server composes more, round after round. Run it on an
+idle machine:
 
     .venv/bin/python bench/bench_web.py            # 200 requests per endpoint, 1 and 4 clients
     .venv/bin/python bench/bench_web.py --quick    # 20 requests: smoke check
+    .venv/bin/python bench/bench_web.py --rows product --requests 20   # the pooled row alone
 """
 
 from __future__ import annotations
@@ -87,29 +89,28 @@ def load(url: str, endpoint: str, requests: int, clients: int, limit_s: float) -
     return summary(*timed(url, endpoint, requests, clients, limit_s))
 
 
-def wait_for_full_pool(store_path: Path, limit_s: float = 600) -> None:
+def wait_for_pool(store_path: Path, products: int, limit_s: float = 1200) -> None:
     from fauxshop.catalog.store import Store
-    from fauxshop.web.app import POOL_SIZE
 
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         with Store(store_path) as store:
-            if store.pool_count() >= POOL_SIZE:
+            if store.pool_count() >= products:
                 return
         time.sleep(1)
-    sys.exit("the pool did not fill")
+    sys.exit(f"the pool did not reach {products} products in {limit_s:.0f} s")
 
 
 def load_pooled(url: str, store_path: Path, requests: int, clients: int) -> dict:
-    """`requests` pooled products, a full pool's worth at a time while the server refills it;
-    latencies of all rounds together, requests/s over the rounds' sending time only."""
+    """`requests` pooled products, at most a full pool's worth at a time while the server
+    refills it; latencies of all rounds together, requests/s over the rounds' sending time."""
     from fauxshop.web.app import POOL_SIZE
 
     latencies, seconds = [], 0.0
     while len(latencies) < requests:
-        wait_for_full_pool(store_path)
-        more, took = timed(url, "product (pooled)", min(requests - len(latencies), POOL_SIZE),
-                           clients, 60)  # fmt: skip
+        n = min(requests - len(latencies), POOL_SIZE)
+        wait_for_pool(store_path, n)
+        more, took = timed(url, "product (pooled)", n, clients, 60)
         latencies, seconds = latencies + more, seconds + took
     return summary(latencies, seconds)
 
@@ -120,6 +121,7 @@ def main() -> None:
     parser.add_argument("--clients", default="1,4", help="concurrent connections to try")
     parser.add_argument("--limit-s", type=float, default=60, help="stop a run after this long")
     parser.add_argument("--quick", action="store_true", help="20 requests: smoke check")
+    parser.add_argument("--rows", default="generate,edit,product", help="endpoints to measure")
     args = parser.parse_args()
     if args.quick:
         args.requests = 20
@@ -139,11 +141,12 @@ def main() -> None:
             rows = [
                 {"endpoint": endpoint, "clients": clients,
                  **load(url, endpoint, args.requests, clients, args.limit_s)}
-                for endpoint in ("generate", "edit")
+                for endpoint in ("generate", "edit") if endpoint in args.rows.split(",")
                 for clients in (int(c) for c in args.clients.split(","))
             ]  # fmt: skip
-            pooled = load_pooled(url, Path(tmp) / "catalog.db", args.requests, 4)
-            rows.append({"endpoint": "product (pooled)", "clients": 4, **pooled})
+            if "product" in args.rows.split(","):
+                pooled = load_pooled(url, Path(tmp) / "catalog.db", args.requests, 4)
+                rows.append({"endpoint": "product (pooled)", "clients": 4, **pooled})
             load_average = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         finally:
             server.terminate()

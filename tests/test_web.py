@@ -232,7 +232,8 @@ def test_serve_says_listening_once_it_answers(studio):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     said = []
-    server = threading.Thread(target=serve, args=(studio, "127.0.0.1", port, said.append))
+    idle = dataclasses.replace(studio, pool_size=0)  # no compose left running at the tests' exit
+    server = threading.Thread(target=serve, args=(idle, "127.0.0.1", port, said.append))
     server.daemon = True  # serve runs until the process ends
     server.start()
     deadline = time.monotonic() + 30

@@ -235,7 +235,7 @@ def create_app(studio: Studio, refill: bool = False) -> FastAPI:
             thread.start()
         yield
         stop.set()
-        if refill:
+        if refill:  # a compose cut off by the interpreter's exit aborts the process
             thread.join()
 
     app = FastAPI(
