@@ -179,7 +179,10 @@ def test_products_verb_composes_stores_and_regenerates(tmp_path, capsys):
     write_demo_catalog(tmp_path / "catalog", n=30, seed=0)
     assert main(["ingest", str(tmp_path / "catalog" / "products.jsonl"), *work]) == 0
     assert main(["prune", *work]) == 0 and main(["pack", "--size", "64x32", *work]) == 0
-    argv = ["products", "--n", "2", "--max-candidates", "4", "--max-new-tokens", "50", *work]
+    # the verb's plumbing, not the checks' strictness: a short grounded text is often mostly a
+    # run of the writer's training texts, so novelty and grounding are loosened
+    loose = ["--max-shared-share", "1", "--min-words", "3", "--max-new-tokens", "50"]
+    argv = ["products", "--n", "2", "--max-candidates", "8", *loose, *work]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "| image_novel |" in out and "products/s" in out and "| dress | 1 |" in out

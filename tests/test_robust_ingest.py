@@ -195,14 +195,17 @@ def test_file_size_is_checked_before_reading(tmp_path, store, images):
 def test_default_file_size_cap_refuses_a_huge_file_without_reading_it(tmp_path, images):
     with open(images / "huge.png", "wb") as f:
         f.truncate(512 << 20)
+    # VmHWM is this process's own peak: ru_maxrss would carry over the peak of the (large)
+    # pytest process the child was forked from, since exec keeps it
     code = (
-        "import resource, sys\n"
+        "import re, sys\n"
         "from pathlib import Path\n"
         "from fauxshop.catalog.images import ImageProblem, inspect_image\n"
         "try:\n"
         "    inspect_image(Path(sys.argv[1]))\n"
         "except ImageProblem as e:\n"
-        "    print(e.reason, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "    status = Path('/proc/self/status').read_text()\n"
+        "    print(e.reason, re.search(r'VmHWM:\\s+(\\d+) kB', status).group(1))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, str(images / "huge.png")], capture_output=True, text=True
