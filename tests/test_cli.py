@@ -199,3 +199,18 @@ def test_products_verb_composes_stores_and_regenerates(tmp_path, capsys):
     assert again and sku not in again and (first / "index.html").is_file()
     assert main(["products", "--regenerate", sku, *work]) == 0
     assert f"{sku}: photo identical, text identical" in capsys.readouterr().out
+
+
+def test_serve_with_workers_runs_them_over_the_workspace(tmp_path, monkeypatch):
+    import fauxshop.web.serve as serve_module
+
+    called = {}
+
+    def fake_serve_workers(workdir, host, port, workers, *models, say):
+        called.update(workdir=workdir, port=port, workers=workers, models=models)
+
+    monkeypatch.setattr(serve_module, "serve_workers", fake_serve_workers)
+    argv = ["serve", "--workers", "3", "--port", "8123", "--workdir", str(tmp_path)]
+    assert main(argv) == 0
+    assert called == {"workdir": tmp_path, "port": 8123, "workers": 3,
+                      "models": (None, None, None, None)}  # fmt: skip

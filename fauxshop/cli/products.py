@@ -97,15 +97,18 @@ def _regenerate(args, models) -> int:
 def cmd_serve(args) -> int:
     """the web studio: a product that doesn't exist per visit, editing, mixing, projection
 
-    fauxshop serve --port 8000
+    fauxshop serve --port 8000 --workers 2
     """
-    from fauxshop.web.serve import load_studio, serve
+    from fauxshop.web.serve import load_studio, serve, serve_workers
 
     def say(message: str) -> None:
         print(message, flush=True)
 
-    studio = load_studio(args.workdir, args.generator, args.tagger, args.writer, args.real, say)
-    serve(studio, args.host, args.port, say)
+    models = (args.generator, args.tagger, args.writer, args.real)
+    if args.workers > 1:
+        serve_workers(args.workdir, args.host, args.port, args.workers, *models, say=say)
+        return 0
+    serve(load_studio(args.workdir, *models, say), args.host, args.port, say)
     return 0
 
 
@@ -148,6 +151,10 @@ def register(sub, common) -> None:
     p = verb(sub, cmd_serve, common)
     p.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    p.add_argument(
+        "--workers", type=int, default=1,
+        help="uvicorn worker processes over one workspace (default: 1)",
+    )  # fmt: skip
     model_flags(p)
 
     p = verb(sub, cmd_augment_study, common)

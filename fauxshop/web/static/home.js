@@ -2,16 +2,16 @@
 const $ = (id) => document.getElementById(id);
 
 async function composeAccepted(tries = 5) {
-  // A few seeds until one passes every check (most do); the last one is shown regardless.
-  let seed, p;
+  // The server hands out a product its pool composed and checked ahead; with the pool empty
+  // it composes one now, which may fail a check: then a few more (the last is shown anyway).
+  let p;
   for (let i = 0; i < tries; i++) {
-    seed = Math.floor(Math.random() * 1e6);
-    const response = await fetch(`/api/product?seed=${seed}`);
+    const response = await fetch("/api/product");
     if (!response.ok) throw new Error((await response.json()).detail);
     p = await response.json();
     if (p.status === "accepted") break;
   }
-  return [seed, p];
+  return [p.seed, p];
 }
 
 async function showProduct() {
