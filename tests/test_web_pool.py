@@ -103,13 +103,18 @@ def test_the_served_app_keeps_the_pool_full_with_checked_products(studio, tmp_pa
 def test_only_one_worker_refills_a_workspace(studio, tmp_path):
     pooled = fresh(studio, tmp_path, pool_size=3, pool_poll_s=0.01)
     stop, made = threading.Event(), []
-    first = threading.Thread(target=refill_pool, args=(pooled, lambda: made.append(1) or {}, stop))
+
+    def make():
+        made.append(1)
+        return [{}]
+
+    first = threading.Thread(target=refill_pool, args=(pooled, make, stop))
     first.start()
     try:
         while len(made) < 3:
             time.sleep(0.01)
         calls = []
-        refill_pool(pooled, lambda: calls.append(1) or {}, threading.Event())  # returns at once
+        refill_pool(pooled, lambda: calls.append(1) or [{}], threading.Event())  # returns at once
         assert calls == []
     finally:
         stop.set()
@@ -201,3 +206,22 @@ def test_two_served_workers_share_one_workspace(tmp_path):
     with Store(tmp_path / "catalog.db") as store:
         assert len(store.generated()) == 8
     assert len({p.json()["sku"] for p in products}) == 4
+
+
+def test_a_batch_fills_the_pool_only_up_to_its_size(studio, tmp_path):
+    pooled = fresh(studio, tmp_path, pool_size=3, pool_poll_s=0.01)
+    stop, batches = threading.Event(), []
+
+    def five_at_a_time():
+        batches.append(1)
+        if len(batches) > 1:
+            stop.set()  # the pool is full after the first batch: a second one means overfill
+        return [{"sku": f"B{len(batches)}-{i}"} for i in range(5)]
+
+    worker = threading.Thread(target=refill_pool, args=(pooled, five_at_a_time, stop))
+    worker.start()
+    time.sleep(0.3)
+    stop.set()
+    worker.join()
+    with pooled.store() as store:
+        assert store.pool_count(pooled.models_key) == 3 and len(batches) == 1

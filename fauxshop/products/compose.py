@@ -113,8 +113,8 @@ class ComposeResult:
             "per_class": {
                 name: {
                     "wanted": share,
-                    "candidates": sum(_asked(c) == name for c in self.candidates),
-                    "accepted": sum(_asked(c) == name for c in self.accepted),
+                    "candidates": sum(class_asked(c) == name for c in self.candidates),
+                    "accepted": sum(class_asked(c) == name for c in self.accepted),
                 }
                 for name, share in self.shares.items()
             },
@@ -128,7 +128,8 @@ def _class_name(expected: str | None, cls: int | None) -> str:
     return expected or ("any" if cls is None else f"class {cls}")
 
 
-def _asked(candidate: Candidate) -> str:
+def class_asked(candidate: Candidate) -> str:
+    """The class a candidate was made for, as the report names it."""
     expected = candidate.record["checks"]["on_category"]["expected"]
     return _class_name(expected, candidate.record["provenance"]["class_index"])
 

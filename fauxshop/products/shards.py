@@ -24,7 +24,7 @@ from fauxshop.atomic import atomic_dir, atomic_open
 from fauxshop.errors import FauxshopError
 from fauxshop.latent.sampling import class_index
 from fauxshop.pixels import save_png
-from fauxshop.products.compose import STAGES, Candidate, ComposeResult, _asked, compose_one
+from fauxshop.products.compose import STAGES, Candidate, ComposeResult, class_asked, compose_batch
 from fauxshop.products.config import ComposeConfig
 from fauxshop.products.models import ProductModels
 from fauxshop.progress import progress
@@ -106,10 +106,8 @@ def compose_shards(models: ProductModels, config: ComposeConfig, folder: Path,
         for stale in folder.glob(f".{name}.*.tmp"):  # a killed run's half chunk
             shutil.rmtree(stale)
         seconds = dict.fromkeys(STAGES, 0.0)
-        made = [
-            compose_one(models, config, seed, seed_class(models, config.category, seed), seconds)
-            for seed in range(a, b + 1)
-        ]
+        jobs = [(seed, seed_class(models, config.category, seed)) for seed in range(a, b + 1)]
+        made = compose_batch(models, config, jobs, seconds)  # a shard is a batch or a few
         with atomic_dir(folder / name) as tmp:
             for c in made:
                 if c.record["status"] == "accepted":
@@ -152,7 +150,7 @@ def merge_shards(models: ProductModels, folder: Path) -> ComposeResult:
             candidates.append(Candidate(record, image, row["nearest"]))
     tried: dict[str, int] = {}
     for c in candidates:
-        tried[_asked(c)] = tried.get(_asked(c), 0) + 1
+        tried[class_asked(c)] = tried.get(class_asked(c), 0) + 1
     return ComposeResult(candidates, seconds, tried, models.real_archive)
 
 

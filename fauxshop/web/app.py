@@ -67,7 +67,7 @@ from fauxshop.latent.mixing import parse_styles, style_mix_grid
 from fauxshop.latent.projection import project, render_projection
 from fauxshop.latent.sampling import class_index
 from fauxshop.pixels import png_bytes, save_png
-from fauxshop.products.compose import STAGES, Candidate, compose_one
+from fauxshop.products.compose import BATCH, STAGES, Candidate, compose_batch, compose_one
 from fauxshop.products.config import ComposeConfig
 from fauxshop.products.models import SLIDER_RANGES, ProductModels
 from fauxshop.tagger.scoring import image_features
@@ -312,8 +312,9 @@ def create_app(studio: Studio, refill: bool = False) -> FastAPI:
     def generate_photo(seed: Seed = 0, psi: Psi = 0.7, cls: Cls = None) -> Response:
         return png(render(*ws_of(Source(seed=seed, psi=psi, cls=cls))))
 
-    def answer(seed: int, psi: float, cls: str | None) -> dict:
-        record = composed(seed, psi, cls).record
+    def answer(seed: int, psi: float, cls: str | None, record: dict | None = None) -> dict:
+        """The API's view of the product of (seed, psi, cls), composed now unless given."""
+        record = record or composed(seed, psi, cls).record
         return {
             **{k: record[k] for k in ("sku", "title", "description", "category", "attributes",
                                       "status", "checks", "nearest_sku")},
@@ -322,10 +323,15 @@ def create_app(studio: Studio, refill: bool = False) -> FastAPI:
             "nearest_image": f"/api/real/{record['nearest_sku']}.png",
         }  # fmt: skip
 
-    def pooled() -> dict | None:
-        """A product for the pool: a random seed's, if it passed its checks."""
-        product = answer(random.randint(0, MAX_SEED), 0.7, None)
-        return product if product["status"] == "accepted" else None
+    def pooled() -> list[dict]:
+        """Products for the pool: a batch of random seeds (the composer's cost is per batch,
+        and each is the same bits as its seed alone), those that passed their checks."""
+        seeds = [random.randint(0, MAX_SEED) for _ in range(BATCH)]
+        config = ComposeConfig(psi=0.7, max_new_tokens=120)
+        jobs = [(seed, cls_of(None)) for seed in seeds]
+        made = compose_batch(models, config, jobs, dict.fromkeys(STAGES, 0.0))
+        return [answer(seed, 0.7, None, c.record) for seed, c in zip(seeds, made, strict=True)
+                if c.record["status"] == "accepted"]  # fmt: skip
 
     @app.get("/api/product", summary="A composed product that doesn't exist")
     def product(

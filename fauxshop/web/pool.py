@@ -21,10 +21,11 @@ POOL_LOCK = "product-pool.lock"  # in WORKDIR/runs
 
 
 def refill_pool(
-    studio: Studio, make_product: Callable[[], dict | None], stop: threading.Event
+    studio: Studio, make_products: Callable[[], list[dict]], stop: threading.Event
 ) -> None:
-    """Compose products (None: one failed its checks) into the pool while it is short, until
-    `stop` is set; returns at once if another process refills this workspace."""
+    """Compose products (a batch at a time: those that passed their checks) into the pool
+    while it is short, never past its size, until `stop` is set; returns at once if another
+    process refills this workspace."""
     lock_path = studio.workdir / "runs" / POOL_LOCK
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "w") as lock:
@@ -34,11 +35,11 @@ def refill_pool(
             return
         while not stop.is_set():
             with studio.store() as store:
-                short = store.pool_count(studio.models_key) < studio.pool_size
-            if not short:
+                short = studio.pool_size - store.pool_count(studio.models_key)
+            if short <= 0:
                 stop.wait(studio.pool_poll_s)
                 continue
-            product = make_product()
-            if product is not None:
-                with studio.store() as store:
+            products = make_products()[:short]
+            with studio.store() as store:
+                for product in products:
                     store.pool_add(studio.models_key, product)
