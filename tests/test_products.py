@@ -106,6 +106,10 @@ def test_novelty_is_measured_in_the_catalogs_own_units():
 
 @pytest.fixture(scope="module")
 def models() -> ProductModels:
+    return demo_models()
+
+
+def demo_models() -> ProductModels:
     """The demo models, with a real catalog made of a few generated photos (their features)
     and two unrelated descriptions: nothing composed below copies it unless a test says so."""
     G = load_generator(DEMO_GENERATOR)

@@ -15,17 +15,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from test_products import demo_models
 
 from fauxshop.catalog.store import Store
 from fauxshop.cli import main
 from fauxshop.errors import FauxshopError
-from fauxshop.image.checkpoint import generator_fingerprint, load_generator, read_snapshot
-from fauxshop.latent.generate import generate
-from fauxshop.metrics.text import TrainingIndex
-from fauxshop.products.checks import RealCatalog
 from fauxshop.products.config import ComposeConfig
 from fauxshop.products.export import save_products
-from fauxshop.products.models import DEMO_GENERATOR, DEMO_TAGGER, DEMO_WRITER, ProductModels
+from fauxshop.products.models import ProductModels
 from fauxshop.products.shards import (
     chunks,
     compose_seeds,
@@ -36,10 +33,6 @@ from fauxshop.products.shards import (
     seed_class,
     start_shards,
 )
-from fauxshop.tagger.model import load_tagger
-from fauxshop.tagger.scoring import image_features
-from fauxshop.tagger.text import load_text_tagger
-from fauxshop.text.models import load_trained
 
 ROOT = Path(__file__).resolve().parents[1]
 # Short texts that may pass, so some photos reach the gallery; seeds 0-3, one per shard.
@@ -47,28 +40,9 @@ CONFIG = ComposeConfig(max_new_tokens=16, min_words=1)
 FIRST, LAST, SIZE = 0, 3, 1
 
 
-def tiny_models() -> ProductModels:
-    """The demo models, with a real catalog of a few generated photos (as in test_products)."""
-    G = load_generator(DEMO_GENERATOR)
-    tagger = load_tagger(DEMO_TAGGER)
-    writer, tokenizer, meta = load_trained(DEMO_WRITER)
-    photos = generate(G, range(1000, 1008), psi=0.7, class_index=0)
-    real = RealCatalog(
-        [f"real-{i}" for i in range(8)],
-        image_features(tagger, photos),
-        TrainingIndex(["an unrelated text about shoes", "another one about hats"]),
-        photos,
-    )
-    hashes = {"generator": generator_fingerprint(G), "tagger": "t", "writer": "w"}
-    return ProductModels(
-        G, read_snapshot(DEMO_GENERATOR).meta["label_names"], tagger,
-        load_text_tagger(DEMO_TAGGER), writer, tokenizer, meta["format"], real, hashes,
-    )  # fmt: skip
-
-
 @pytest.fixture(scope="module")
 def models() -> ProductModels:
-    return tiny_models()
+    return demo_models()
 
 
 def test_seed_ranges_chunks_and_classes_do_not_depend_on_the_ranks(models):
@@ -139,10 +113,11 @@ def test_two_ranks_resume_a_stopped_job_and_match_one_process(models, tmp_path):
     script.write_text(
         f"import sys\nsys.path.insert(0, {str(ROOT / 'tests')!r})\n"
         "from pathlib import Path\n"
-        "from test_products_shards import CONFIG, FIRST, LAST, SIZE, tiny_models\n"
+        "from test_products import demo_models\n"
+        "from test_products_shards import CONFIG, FIRST, LAST, SIZE\n"
         "from fauxshop.products.export import save_products\n"
         "from fauxshop.products.shards import compose_seeds\n"
-        "models = tiny_models()\n"
+        "models = demo_models()\n"
         "out = Path(sys.argv[1])\n"
         "result = compose_seeds(models, CONFIG, FIRST, LAST, out / 'two', SIZE)\n"
         "if result is not None:\n"
