@@ -201,3 +201,29 @@ def test_a_version_1_store_is_migrated_keeping_runs_and_their_products(tmp_path)
             "running",  # no host or pid recorded: nothing says whether it still runs
         )
         assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+class LockedAtFirst:
+    """A connection whose WAL switch meets another opener's lock `times` times first."""
+
+    def __init__(self, times: int, message: str = "database is locked"):
+        self.times, self.message, self.calls = times, message, 0
+
+    def execute(self, sql: str):
+        self.calls += 1
+        if self.calls <= self.times:
+            raise sqlite3.OperationalError(self.message)
+
+
+def test_the_wal_switch_waits_out_another_openers_lock():
+    from fauxshop.catalog.store import enable_wal
+
+    db = LockedAtFirst(times=3)
+    enable_wal(db)  # "database is locked" at once, the busy timeout not applied: retried
+    assert db.calls == 4
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        enable_wal(LockedAtFirst(times=10**6), timeout_s=0.2)  # not forever
+    other = LockedAtFirst(times=1, message="disk I/O error")
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        enable_wal(other)  # only a lock is waited for
+    assert other.calls == 1

@@ -19,6 +19,7 @@ import json
 import os
 import socket
 import sqlite3
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
@@ -137,6 +138,21 @@ SCHEMA_VERSION = len(MIGRATIONS)
 BUSY_TIMEOUT_S = 60.0  # how long a write waits for another process's transaction
 
 
+def enable_wal(db, timeout_s: float = BUSY_TIMEOUT_S) -> None:
+    """Switch the file to WAL. Two processes opening a fresh store at once can each hold a
+    shared lock and want the other's: SQLite answers "database is locked" at once, without
+    its busy timeout, so the switch is retried here until `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -179,7 +195,7 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode = WAL")
+        enable_wal(self.db)
         self.db.execute("PRAGMA synchronous = NORMAL")
         self._migrate()
         self.db.execute("PRAGMA foreign_keys = ON")
