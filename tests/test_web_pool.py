@@ -57,11 +57,16 @@ def test_a_visit_takes_the_next_pooled_product_once(studio, tmp_path):
         assert store.pool_count(pooled.models_key) == 0 and store.pool_count("other models") == 1
 
 
-def take_all(path, models: str, out) -> None:
-    with Store(path) as store:
-        while (product := store.pool_take(models)) is not None:
-            out.put(product["n"])
-    out.put(None)
+# A process taking pooled products until none are left, printing each one's number. A fresh
+# interpreter, not a fork: forking the test process, with threads of earlier tests alive,
+# can leave a child stuck on a lock one of those threads held.
+TAKE_ALL = """
+import sys
+from fauxshop.catalog.store import Store
+with Store(sys.argv[1]) as store:
+    while (product := store.pool_take("m")) is not None:
+        print(product["n"], flush=True)
+"""
 
 
 def test_concurrent_workers_never_hand_out_the_same_product(tmp_path):
@@ -69,17 +74,10 @@ def test_concurrent_workers_never_hand_out_the_same_product(tmp_path):
     with Store(path) as store:
         for n in range(200):
             store.pool_add("m", {"n": n})
-    out = FORK.Queue()
-    workers = [FORK.Process(target=take_all, args=(path, "m", out)) for _ in range(4)]
-    for w in workers:
-        w.start()
-    taken, done = [], 0
-    while done < len(workers):
-        n = out.get(timeout=60)
-        done += n is None
-        taken += [] if n is None else [n]
-    for w in workers:
-        w.join(timeout=60)
+    argv = [sys.executable, "-c", TAKE_ALL, str(path)]
+    workers = [subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    taken = [int(n) for w in workers for n in w.communicate(timeout=120)[0].split()]
+    assert [w.returncode for w in workers] == [0] * 4
     assert sorted(taken) == list(range(200))
 
 
