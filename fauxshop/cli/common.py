@@ -42,9 +42,13 @@ def verb(sub, func, common) -> argparse.ArgumentParser:
 
 
 def generator_verb(sub, func, common) -> argparse.ArgumentParser:
-    """A verb whose first argument is a trained generator (run folder or snapshot)."""
+    """A verb whose first argument is a trained generator (run folder, snapshot, or an NVIDIA
+    .pkl / rosinality .pt read as it is)."""
     p = verb(sub, func, common)
-    p.add_argument("run", type=Path, help="run folder (its newest snapshot) or snapshot file")
+    p.add_argument(
+        "run", type=Path,
+        help="run folder (its newest snapshot), snapshot file, NVIDIA .pkl or rosinality .pt",
+    )  # fmt: skip
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     return p
 
@@ -91,7 +95,8 @@ def open_store(args):
 
 
 def run_generator(args):
-    """The EMA generator named by RUN (run folder or snapshot file) and its snapshot."""
+    """The EMA generator named by RUN (run folder, snapshot or imported checkpoint) and its
+    snapshot."""
     from fauxshop.image.checkpoint import resolve_snapshot, snapshot_generator
 
     snapshot = resolve_snapshot(args.run)

@@ -1,4 +1,4 @@
-"""Image generator verbs: train-image, generate, mix, walk, metrics, export-generator."""
+"""Image generator verbs: train-image, generate, mix, walk, metrics, export-generator, convert."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from fauxshop.cli.common import (
     run_generator,
     sampling_flags,
     trainer_verb,
+    verb,
 )
 from fauxshop.config_args import dataclass_from_args
 from fauxshop.errors import FauxshopError
@@ -156,6 +157,19 @@ def cmd_export_generator(args) -> int:
     return 0
 
 
+def cmd_convert(args) -> int:
+    """convert an NVIDIA .pkl or rosinality .pt generator to fauxshop's safetensors, once
+
+    fauxshop convert network-snapshot-000400.pkl --out models/dresses.safetensors
+    """
+    from fauxshop.image.checkpoint import export_generator, read_snapshot
+
+    out = export_generator(args.source, args.out)
+    meta = read_snapshot(out).meta
+    print(f"converted {meta.get('source_kind', 'fauxshop')} G_ema: {out}")
+    return 0
+
+
 def register(sub, common) -> None:
     budget = field_help(TrainConfig, "budget_minutes")
     p = trainer_verb(sub, cmd_train_image, common, TrainConfig, {
@@ -209,4 +223,8 @@ def register(sub, common) -> None:
     p.add_argument("--psi", type=float, default=1.0, help="truncation psi (default: 1.0)")
 
     p = generator_verb(sub, cmd_export_generator, common)
+    p.add_argument("--out", type=Path, required=True, help="output .safetensors (+ .json)")
+
+    p = verb(sub, cmd_convert, common)
+    p.add_argument("source", type=Path, help="NVIDIA .pkl, rosinality .pt (or a snapshot)")
     p.add_argument("--out", type=Path, required=True, help="output .safetensors (+ .json)")

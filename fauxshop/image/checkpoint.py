@@ -205,13 +205,18 @@ def build_network(
 
 @dataclass
 class Snapshot:
-    """A verified snapshot: its JSON sidecar and a lazy view of its tensors."""
+    """A verified snapshot: its JSON sidecar and a lazy view of its tensors. An imported
+    NVIDIA or rosinality checkpoint is one too, its tensors `held` in memory (path: the file
+    it came from; meta: G_kwargs and the source's name, kind and sha256)."""
 
-    path: Path  # the .safetensors file
+    path: Path  # the .safetensors file (or the imported checkpoint)
     meta: dict[str, Any]
+    held: dict[str, torch.Tensor] | None = None
 
     def tensors(self, prefix: str = "") -> dict[str, torch.Tensor]:
         """Tensors whose names start with `prefix`, with the prefix removed."""
+        if self.held is not None:
+            return {k[len(prefix) :]: v for k, v in self.held.items() if k.startswith(prefix)}
         out = {}
         try:
             with safetensors.safe_open(self.path, framework="pt") as f:
@@ -247,6 +252,8 @@ class Snapshot:
             raise FauxshopError(f"{self.path}: its RNG state does not load ({e!r})") from e
 
 
+# Sidecar fields of a generator imported from another format: its file name, kind, sha256.
+SOURCE_FIELDS = ("source", "source_kind", "source_sha256")
 # Sidecar fields every snapshot has, and the types of those only some have.
 _REQUIRED = {"safetensors": str, "safetensors_sha256": str, "cur_nimg": int}
 _OPTIONAL = {"G_kwargs": dict, "D_kwargs": dict, "config": dict, "label_names": list}
@@ -300,13 +307,19 @@ def latest_snapshot(run_dir: str | Path) -> Path | None:
 
 
 def resolve_snapshot(path_or_run_dir: str | Path) -> Snapshot:
-    """A run folder means its newest snapshot; a file means that snapshot."""
+    """A run folder means its newest snapshot; a file means that snapshot, or, for an NVIDIA
+    `.pkl`, a rosinality `.pt` or a bare safetensors file without a sidecar, its generators
+    imported (without running any code inside it), so every verb takes those as they are."""
     path = Path(path_or_run_dir)
     if path.is_dir():
         latest = latest_snapshot(path)
         if latest is None:
             raise FauxshopError(f"{path}: no complete snapshot in this run folder")
         path = latest
+    elif path.suffix != ".json" and not path.with_suffix(".json").is_file():
+        from fauxshop.image.importers import imported_snapshot  # it imports this module
+
+        return imported_snapshot(path)
     return read_snapshot(path)
 
 
@@ -332,14 +345,16 @@ def snapshot_generator(
 def export_generator(path_or_run_dir: str | Path, out: str | Path) -> Path:
     """Write only G_ema of a snapshot as a small snapshot of its own, for shipping and serving.
 
-    The result loads with `load_generator` like any snapshot, but holds no D, optimiser or RNG
-    state, so it cannot be resumed.
+    From an NVIDIA or rosinality checkpoint this is `fauxshop convert`: the sidecar keeps the
+    source's name, kind and sha256. The result loads with `load_generator` like any snapshot,
+    but holds no D, optimiser or RNG state, so it cannot be resumed.
     """
     snapshot = resolve_snapshot(path_or_run_dir)
     out = Path(out).with_suffix(".safetensors")
     tensors = {f"G_ema.{k}": v.contiguous() for k, v in snapshot.tensors("G_ema.").items()}
     data = safetensors.torch.save(tensors, metadata={"format": FORMAT})
     kept = ("G_kwargs", "label_names", "cur_nimg", "kimg", "config", "dataset_fingerprint")
+    kept += SOURCE_FIELDS
     meta = {k: snapshot.meta[k] for k in kept if k in snapshot.meta}
     meta.update(
         format=FORMAT,

@@ -32,8 +32,9 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
+from fauxshop.digest import file_sha256
 from fauxshop.errors import FauxshopError
-from fauxshop.image.checkpoint import check_finite
+from fauxshop.image.checkpoint import FORMAT, Snapshot, check_finite
 from fauxshop.image.networks import (
     Discriminator,
     Generator,
@@ -102,6 +103,24 @@ def load_external(path: str | Path) -> ExternalCheckpoint:
     for state in (ckpt.G, ckpt.G_ema, ckpt.D or {}):
         check_finite(path, state)
     return ckpt
+
+
+def imported_snapshot(path: str | Path) -> Snapshot:
+    """A checkpoint of another format as a snapshot holding its two generators in memory, so
+    every verb that takes a snapshot takes it (`resolve_snapshot` sends such files here)."""
+    path = Path(path)
+    ckpt = load_external(path)
+    held = {f"G_ema.{k}": v for k, v in ckpt.G_ema.items()}
+    held |= {f"G.{k}": v for k, v in ckpt.G.items()}
+    meta = {
+        "format": FORMAT,
+        "G_kwargs": ckpt.G_kwargs,
+        "cur_nimg": 0,
+        "source": path.name,
+        "source_kind": ckpt.kind,
+        "source_sha256": file_sha256(path),
+    }
+    return Snapshot(path, meta, held)
 
 
 def _is_zip(path: Path) -> bool:
