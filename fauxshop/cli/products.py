@@ -1,4 +1,5 @@
-"""Product verbs: products (compose, check, store, gallery), serve, augment-study."""
+"""Product verbs: products (compose, check, store, gallery), export-products, serve,
+augment-study."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from fauxshop.cli.common import model_flags, open_store, verb
 from fauxshop.config_args import add_dataclass_args, dataclass_from_args
 from fauxshop.errors import FauxshopError
 from fauxshop.products.config import ComposeConfig
+from fauxshop.products.export_config import EXPORT_FORMATS, STUDIO, ShopOptions
 from fauxshop.study.config import StudyConfig
 from fauxshop.workspace import Workspace
 
@@ -94,6 +96,22 @@ def _regenerate(args, models) -> int:
     return 0 if same_text and same_photo is not False else 1
 
 
+def cmd_export_products(args) -> int:
+    """export composed products as a Shopify CSV, a Google Merchant feed or a Hugging Face
+    imagefolder dataset, photos as files beside them
+
+    fauxshop export-products fauxshop-work/exports/products/seeds-0-47 --format shopify
+    """
+    from fauxshop.products.export_run import export_products
+
+    name = STUDIO if args.source == STUDIO else Path(args.source).name
+    out = args.out or Workspace(args.workdir).exports_dir / args.format / name
+    options = dataclass_from_args(ShopOptions, args)
+    report = export_products(args.source, args.format, out, args.workdir, options)
+    print(report.format_text())
+    return 0
+
+
 def cmd_serve(args) -> int:
     """the web studio: a product that doesn't exist per visit, editing, mixing, projection
 
@@ -147,6 +165,16 @@ def register(sub, common) -> None:
     p.add_argument("--shard-size", type=int, default=16, help="seeds per shard (default: 16)")
     p.add_argument("--merge", type=Path, metavar="DIR", help="merge a finished shard folder")
     add_dataclass_args(p, ComposeConfig, "composition")
+
+    p = verb(sub, cmd_export_products, common)
+    p.add_argument(
+        "source", metavar="SOURCE",
+        help=f"a products run folder (with products.jsonl), or '{STUDIO}' for the products "
+        "the studio saved in the workspace",
+    )  # fmt: skip
+    p.add_argument("--format", required=True, choices=EXPORT_FORMATS, help="what to write")
+    p.add_argument("--out", type=Path, help="folder (default: WORKDIR/exports/FORMAT/SOURCE)")
+    add_dataclass_args(p, ShopOptions, "shop (shopify, merchant)")
 
     p = verb(sub, cmd_serve, common)
     p.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
