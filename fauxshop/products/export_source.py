@@ -20,6 +20,7 @@ from fauxshop.catalog.images import ImageInfo, ImageProblem, inspect_image
 from fauxshop.catalog.store import Store
 from fauxshop.errors import FauxshopError
 from fauxshop.products.export_config import STUDIO
+from fauxshop.progress import progress
 from fauxshop.workspace import Workspace
 
 
@@ -85,7 +86,7 @@ def _studio_records(ws: Workspace) -> list[tuple[dict, Path | None]]:
 
 def _checked(name: str, pairs: list[tuple[dict, Path]]) -> Source:
     source = Source(name)
-    for record, photo in pairs:
+    for record, photo in progress(pairs, "check photos", unit="photo"):
         sku = record.get("sku")
         if not isinstance(sku, str) or not sku or Path(sku).name != sku:
             source.skip("bad_sku", f"{sku!r}: not a file name")
