@@ -187,10 +187,14 @@ def test_the_imagefolder_export_loads_with_hugging_face_datasets(run, tmp_path):
     assert labelled.features["category"].names == ["dress", "skirt", "top"]
 
 
-def test_bad_photos_are_skipped_counted_and_reported(run, tmp_path, capsys):
+def test_bad_photos_and_records_are_skipped_counted_and_reported(run, tmp_path, capsys):
     (run / "images" / f"{PRODUCTS[1][0]}.png").unlink()
     broken = run / "images" / f"{PRODUCTS[2][0]}.png"
     broken.write_bytes(b"<html>not a photo</html>")
+    table = run / "products.jsonl"
+    edited = {**record("fake-edited", "dress", {}, 7), "attributes": None}
+    with open(table, "a", encoding="utf-8") as f:  # a hand-edited line
+        f.write(json.dumps(edited) + "\n")
     out = tmp_path / "data"
     code = main(["export-products", str(run), "--format", "hf", "--out", str(out),
                  "--workdir", str(tmp_path)])  # fmt: skip
@@ -200,7 +204,8 @@ def test_bad_photos_are_skipped_counted_and_reported(run, tmp_path, capsys):
     assert "skipped 1 (image_missing" in printed and "skipped 1 (image_corrupt" in printed
     manifest = json.loads((out / MANIFEST).read_text())
     assert manifest["products"] == 1 and manifest["synthetic"] is True
-    assert manifest["skipped"] == {"image_missing": 1, "image_corrupt": 1}
+    assert manifest["skipped"] == {"image_missing": 1, "image_corrupt": 1, "bad_record": 1}
+    assert "skipped 1 (bad_record, e.g. fake-edited: no attributes)" in printed
     rows = [json.loads(line) for line in (out / "metadata.jsonl").read_text().splitlines()]
     assert [r["sku"] for r in rows] == [PRODUCTS[0][0]]
     assert sorted(p.name for p in (out / "images").iterdir()) == [f"{PRODUCTS[0][0]}.png"]

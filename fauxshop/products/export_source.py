@@ -6,7 +6,8 @@ Either way every photo is decoded before an export trusts it (`catalog.images.in
 a product whose photo is missing or broken is skipped and counted by reason, never copied
 half-way into a shop's feed or a training set. The studio also saves products that failed a
 check (a near copy of a real product, a text naming what the photo does not show); those are
-skipped as `failed_checks`.
+skipped as `failed_checks`, and a hand-edited record without the fields an export reads as
+`bad_record` (a sku that is no file name: `bad_sku`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from fauxshop.errors import FauxshopError
 from fauxshop.products.export_config import STUDIO
 from fauxshop.progress import progress
 from fauxshop.workspace import Workspace
+
+# What every exporter reads from a record, and its type.
+FIELDS = {"title": str, "description": str, "category": str, "attributes": dict}
 
 
 @dataclass
@@ -88,8 +92,11 @@ def _checked(name: str, pairs: list[tuple[dict, Path]]) -> Source:
     source = Source(name)
     for record, photo in progress(pairs, "check photos", unit="photo"):
         sku = record.get("sku")
+        missing = [k for k, kind in FIELDS.items() if not isinstance(record.get(k), kind)]
         if not isinstance(sku, str) or not sku or Path(sku).name != sku:
             source.skip("bad_sku", f"{sku!r}: not a file name")
+        elif missing:
+            source.skip("bad_record", f"{sku}: no {', '.join(missing)}")
         elif record.get("status", "accepted") != "accepted":
             source.skip("failed_checks", f"{sku}: status {record['status']}")
         else:
