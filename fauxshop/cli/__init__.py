@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from fauxshop import __version__
-from fauxshop.cli import catalog, image, latent, products, tagger, text
+from fauxshop.cli import catalog, design, image, latent, products, tagger, text
 from fauxshop.cli.common import workdir_flag
 from fauxshop.errors import FauxshopError
 
@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"fauxshop {__version__}")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
-    for area in (catalog, image, text, tagger, latent, products):
+    for area in (catalog, image, text, tagger, latent, products, design):
         area.register(sub, common)
     catalog.register_status(sub, common)
     return parser

@@ -1,0 +1,168 @@
+"""Design: a shopper's words -> tag values; the three methods on a tiny generator with a
+scorer of known behaviour; the verb on the demo models, end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from tiny_models import calibrated_scorer, directions_generator
+
+from fauxshop.cli import main
+from fauxshop.design.config import DesignConfig
+from fauxshop.design.methods import Bank, design_images
+from fauxshop.design.request import parse_request
+from fauxshop.errors import FauxshopError
+
+# ---------------------------------------------------------------------------------- parsing
+
+
+def test_a_request_becomes_a_category_and_one_value_per_attribute():
+    r = parse_request("Red long-sleeved  striped JUMPSUIT")
+    assert r.category == "jumpsuit" and r.category_source == "named"
+    assert r.attributes == {"colour": "red", "sleeve": "long", "pattern": "stripes"}
+    assert r.targets == {"category": "jumpsuit", **r.attributes} and r.unknown == []
+    r = parse_request("navy blue skirts with polka dots in a midi length")
+    assert (r.category, r.attributes) == ("skirt", {"colour": "navy", "pattern": "dots",
+                                                    "length": "midi"})  # fmt: skip
+
+
+def test_words_it_cannot_place_are_reported_back():
+    r = parse_request("an asymmetric red dress with pockets")
+    assert r.category == "dress" and r.attributes == {"colour": "red"}
+    assert r.unknown == ["asymmetric", "pockets"]  # "an", "with" are function words
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("something nice", "names no category .* \\(not understood: 'something', 'nice'\\)"),
+        ("", "empty"),
+        ("red blue dress", "two values of one attribute \\(colour: blue or red\\)"),
+        ("long-sleeved skirt", "a skirt has no sleeve"),
+        ("a dress and a top", "names dress and top"),
+        ("x" * 201, "longer than 200"),
+    ],
+)
+def test_a_request_it_cannot_use_is_a_clear_error(text, reason):
+    with pytest.raises(FauxshopError, match=reason):
+        parse_request(text)
+
+
+class WordTagger:
+    """A text tagger that reads 'overall' as a jumpsuit."""
+
+    heads = {"category": ("dress", "jumpsuit", "skirt", "top")}
+
+    def predict(self, texts):
+        hit = float("overall" in texts[0])
+        return {"category": torch.tensor([[1 - hit, hit, 0.0, 0.0]])}
+
+
+def test_a_request_without_a_category_takes_the_text_taggers_or_the_first_that_fits():
+    r = parse_request("red striped overall", WordTagger())
+    assert (r.category, r.category_source, r.unknown) == ("jumpsuit", "text tagger", ["overall"])
+    assert parse_request("maxi plaid").category == "dress"  # a top has no length
+    assert parse_request("maxi plaid").category_source == "default"
+
+
+# ---------------------------------------------------------------------------------- methods
+
+TARGETS = {"category": "jumpsuit", "brightness": "bright"}  # the scorer's rarest class
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    G = directions_generator()
+    scorer = calibrated_scorer(G)
+    return G, scorer, Bank(G, scorer, 400)
+
+
+def run(tiny, **kw):
+    G, scorer, bank = tiny
+    return design_images(G, scorer, TARGETS, DesignConfig(n=4, bank_samples=400, **kw), None, bank)
+
+
+def test_reject_keeps_the_matches_first_and_is_the_same_for_a_seed(tiny):
+    found = run(tiny, method="reject", max_samples=128, seed_start=3)
+    assert found.images.shape == (4, 16, 16, 3) and found.images.dtype == np.uint8
+    assert found.ws.shape == (4, 6, 32) and len(found.seeds) == 4
+    assert found.matched.any(), "a tenth of samples are jumpsuits: 128 hold some bright ones"
+    order = found.matched.int().tolist()
+    assert order == sorted(order, reverse=True)  # matches first, then the best of the rest
+    again = run(tiny, method="reject", max_samples=128, seed_start=3)
+    assert np.array_equal(again.images, found.images) and again.seeds == found.seeds
+
+
+def test_steer_moves_past_the_learned_boundaries(tiny):
+    start = run(tiny, method="steer", margin=-1e9)  # never moves: the samples around the centroid
+    steered = run(tiny, method="steer", margin=4.0)
+    assert steered.log_prob.mean() > start.log_prob.mean() + 1
+    assert steered.matched.sum() > start.matched.sum()
+    assert np.array_equal(run(tiny, method="steer", margin=4.0).images, steered.images)
+
+
+def test_optimise_raises_the_requests_log_probability_and_stays_deterministic(tiny):
+    steered = run(tiny, method="optimise", steps=0, margin=0.0)
+    optimised = run(tiny, method="optimise", steps=15, lr=0.05, margin=0.0)
+    assert optimised.images.shape == (4, 16, 16, 3)
+    assert optimised.log_prob.mean() > steered.log_prob.mean()
+    assert not torch.equal(optimised.ws[:, 0], optimised.ws[:, -1])  # W+: rows move apart
+    again = run(tiny, method="optimise", steps=15, lr=0.05, margin=0.0)
+    assert torch.equal(again.ws, optimised.ws)
+
+
+def test_a_value_the_tagger_cannot_score_is_refused(tiny):
+    G, scorer, bank = tiny
+    with pytest.raises(FauxshopError, match="cannot score colour 'red'"):
+        design_images(G, scorer, {"category": "dress", "colour": "red"},
+                      DesignConfig(method="steer"), None, bank)  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------- the verb
+
+
+@pytest.fixture(scope="module")
+def real_archive(tmp_path_factory):
+    """40 demo products packed at the demo generator's 64x32."""
+    from fauxshop.catalog.demo_catalog import write_demo_catalog
+
+    root = tmp_path_factory.mktemp("design-real")
+    write_demo_catalog(root / "catalog", n=40, seed=0)
+    assert main(["ingest", str(root / "catalog" / "products.jsonl"), "--workdir", str(root)]) == 0
+    assert main(["prune", "--workdir", str(root)]) == 0
+    out = root / "real.zip"
+    assert main(["pack", "--size", "64x32", "--out", str(out), "--workdir", str(root)]) == 0
+    return out
+
+
+def test_the_design_verb_prints_a_summary_and_saves_records_and_a_gallery(
+    real_archive, tmp_path, capsys
+):
+    argv = ["design", "an asymmetric black mini skirt", "--n", "3", "--method", "steer",
+            "--bank-samples", "200", "--real", str(real_archive), "--workdir", str(tmp_path),
+            "--max-new-tokens", "60", "--min-words", "3"]  # fmt: skip
+    code = main(argv)
+    out = capsys.readouterr().out
+    assert "request: category: skirt, colour: black, length: mini" in out
+    assert "not understood: asymmetric" in out and "s per image" in out
+    [folder] = (tmp_path / "exports" / "design").iterdir()
+    assert folder.name == "an-asymmetric-black-mini-skirt-steer-seeds-0-2"
+    records = [json.loads(line) for line in (folder / "products.jsonl").read_text().splitlines()]
+    assert code == (0 if records else 1)
+    assert (folder / "index.html").read_text().count('class="card"') == len(records)
+    from fauxshop.catalog.store import Store
+
+    with Store(tmp_path / "catalog.db") as store:
+        stored = [dict(r) for r in store.generated()]
+    assert len(stored) == 3  # every candidate, accepted or not
+    for row in stored:
+        checks, provenance = json.loads(row["checks"]), json.loads(row["provenance"])
+        assert row["title"] == "Black mini skirt" and row["category"] == "skirt"
+        assert set(checks) == {"on_category", "matches_request", "category_agrees",
+                               "grounded_text", "image_novel", "text_novel"}  # fmt: skip
+        assert provenance["method"] == "steer" and provenance["request"].startswith("an asym")
+        assert len(provenance["ws"]) == 8 and provenance["context"] == "black mini skirt"
+        assert (row["status"] == "accepted") == all(c["passed"] for c in checks.values())
