@@ -17,13 +17,15 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import TypeVar
 
+from fauxshop.catalog.download import DownloadConfig, Downloader, is_url
+from fauxshop.catalog.feeds import read_feed
 from fauxshop.catalog.images import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_PIXELS,
@@ -36,7 +38,6 @@ from fauxshop.catalog.tables import (
     CatalogRow,
     ColumnMapping,
     Row,
-    read_rows,
     to_catalog_row,
 )
 from fauxshop.progress import progress
@@ -109,10 +110,19 @@ def ingest_table(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_bytes: int = DEFAULT_MAX_BYTES,
     allow_outside: bool = False,
+    feed_format: str = "auto",
+    download: DownloadConfig | None = None,
+    downloads_dir: Path | None = None,
 ) -> IngestReport:
-    """Read `table`, check every image under `images_dir`, and upsert the products
-    (`allow_outside`: also images whose paths lead outside `images_dir`)."""
+    """Read `table` (a plain table or a feed: `feeds.FORMATS`), check every image, under
+    `images_dir` or fetched by URL into `downloads_dir` (default: downloads/ beside the store),
+    and upsert the products (`allow_outside`: also images whose paths lead outside
+    `images_dir`). A user's `mapping` wins over auto-detecting a feed."""
+    # A missing file, unknown type or a format that can't be told fails before the run.
+    fmt, table_rows, row_mapping = read_feed(table, feed_format, mapping)
     mapping = mapping or ColumnMapping()
+    download = download or DownloadConfig()
+    downloads_dir = downloads_dir or store.path.parent / "downloads"
     source = str(table.resolve())
     images_root = images_dir.resolve()
     report = IngestReport(source)
@@ -123,12 +133,14 @@ def ingest_table(
         "max_pixels": max_pixels,
         "max_bytes": max_bytes,
         "allow_outside": allow_outside,
+        "format": fmt,
+        "download": asdict(download),
+        "downloads_dir": str(downloads_dir.resolve()),
     }
-    table_rows = read_rows(table, mapping)  # a missing file or unknown type fails before the run
     bad_rows: list[BadRow] = []
     with store.recorded_run("ingest", config, report.summary):
         rows = progress(table_rows, desc=f"ingest {table.name}", unit="row")
-        rows = _catalog_rows(rows, mapping, report, bad_rows)
+        rows = _catalog_rows(rows, row_mapping, report, bad_rows)
         check = partial(
             _product,
             source=source,
@@ -138,8 +150,16 @@ def ingest_table(
             allow_outside=allow_outside,
         )
         # Decoding photos dominates; Pillow and hashlib release the GIL, so threads help.
-        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-            for records in map_batches(pool, check, rows, BATCH_SIZE):
+        # Downloads run in the downloader's own pool, started as rows are read (two batches
+        # ahead), and the checks wait for them; on Ctrl-C it is closed first, dropping its queue.
+        with (
+            ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool,
+            Downloader(downloads_dir, download) as downloader,
+        ):
+            items = (
+                (row, downloader.submit(row.image) if is_url(row.image) else None) for row in rows
+            )
+            for records in map_batches(pool, check, items, BATCH_SIZE):
                 report.rejected.update(r.reject_reason for r in records if r.status == "rejected")
                 report.count_upsert(store.upsert_products(records))
         store.replace_ingest_rejects(source, [bad.as_reject() for bad in bad_rows])
@@ -166,14 +186,16 @@ def _catalog_rows(
 
 
 def _product(
-    row: CatalogRow,
+    item: tuple[CatalogRow, Future | None],
     source: str,
     images_root: Path,
     max_pixels: int,
     max_bytes: int,
     allow_outside: bool,
 ) -> ProductRecord:
-    """The row as a product: checked image facts, or status 'rejected' and the image's reason."""
+    """The row as a product: checked image facts, or status 'rejected' and the image's reason
+    (a URL's image is the downloader's file, in `item`'s future)."""
+    row, download = item
     record = ProductRecord(
         sku=row.sku,
         source=source,
@@ -184,6 +206,13 @@ def _product(
         split=row.split,
     )
     try:
+        if download is not None:
+            record.attributes = {**row.attributes, "image_url": row.image}
+            path = download.result()
+            record.image_path = str(path)
+            info = inspect_image(path, max_pixels, max_bytes)
+            record.image_sha256, record.width, record.height = info.sha256, info.width, info.height
+            return record
         if "\0" in row.image:
             raise ImageProblem("image_missing", "the image path holds a NUL byte")
         try:

@@ -42,6 +42,7 @@ SUFFIXES = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".csv": "csv",
+    ".tsv": "tsv",
     ".parquet": "parquet",
     ".pq": "parquet",
 }
@@ -82,13 +83,17 @@ class ColumnMapping:
     def columns(self) -> dict[str, str]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
-    def needed(self) -> dict[str, str]:
-        """Field → column a header must have: sku and image, and whatever was mapped by hand."""
+    def overrides(self) -> dict[str, str]:
+        """Field → column for the fields mapped to a column other than their own name."""
         return {
             f.name: getattr(self, f.name)
             for f in fields(self)
-            if f.name in REQUIRED_FIELDS or getattr(self, f.name) != f.default
+            if getattr(self, f.name) != f.default
         }
+
+    def needed(self) -> dict[str, str]:
+        """Field → column a header must have: sku and image, and whatever was mapped by hand."""
+        return {**{f: getattr(self, f) for f in REQUIRED_FIELDS}, **self.overrides()}
 
 
 def parse_mapping(text: str) -> ColumnMapping:
@@ -159,28 +164,49 @@ def read_rows(path: Path, mapping: ColumnMapping | None = None) -> Iterator[Row 
     kind = SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise TableError(
-            f"{path}: unknown table type {path.suffix!r} (use .jsonl, .ndjson, .csv, .parquet, .pq)"
+            f"{path}: unknown table type {path.suffix!r}"
+            " (use .jsonl, .ndjson, .csv, .tsv, .parquet, .pq)"
         )
+    mapping = mapping or ColumnMapping()
+    if kind == "parquet":
+        check_file(path)
+        return _parquet_rows(path, mapping)
+    if kind == "jsonl":
+        return _jsonl_rows(open_table(path))
+    check_file(path)
+    return _checked_rows(path, "\t" if kind == "tsv" else ",", mapping)
+
+
+def _checked_rows(path: Path, delimiter: str, mapping: ColumnMapping) -> Iterator[Row | BadRow]:
+    """A delimited file's rows, its header checked against `mapping` once reading starts."""
+    header, rows = delimited_rows(path, delimiter)
+    _check_header(path, header, mapping)
+    yield from rows
+
+
+def check_file(path: Path) -> None:
+    """Raise TableError unless `path` is a regular file."""
     if not path.exists():
         raise TableError(f"{path}: no such file")
     if not path.is_file():
         raise TableError(f"{path}: not a regular file")
-    mapping = mapping or ColumnMapping()
-    if kind == "parquet":
-        return _parquet_rows(path, mapping)
+
+
+def open_table(path: Path) -> IO[bytes]:
+    """`path` opened for reading in binary, or TableError naming it."""
+    check_file(path)
     try:
-        f = open(path, "rb")  # noqa: SIM115 - the generator below owns and closes it
+        return open(path, "rb")  # noqa: SIM115 - the caller's generator owns and closes it
     except OSError as e:
         raise TableError(f"{path}: cannot read: {e.strerror}") from None
-    return _jsonl_rows(f) if kind == "jsonl" else _csv_rows(path, f, mapping)
 
 
 def to_catalog_row(row: Row, mapping: ColumnMapping) -> CatalogRow | BadRow:
     """Pick the product fields out of `row`; every other column becomes an attribute."""
-    problem = _value_problem(row.values)
+    problem = value_problem(row.values)
     if problem:
         sku = row.values.get(mapping.sku)
-        clean = isinstance(sku, str) and not _value_problem({mapping.sku: sku})
+        clean = isinstance(sku, str) and not value_problem({mapping.sku: sku})
         return BadRow(row.number, *problem, row.raw, (sku.strip() or None) if clean else None)
     values = dict(row.values)
     text: dict[str, str] = {}
@@ -226,7 +252,7 @@ def _attributes(values: dict[str, Any]) -> dict[str, Any]:
         except json.JSONDecodeError as e:
             detail = f"column {ATTRIBUTES_COLUMN!r} is not valid JSON: {e.msg}"
             raise RowProblem("malformed_row", detail) from None
-        problem = _value_problem({ATTRIBUTES_COLUMN: nested})
+        problem = value_problem({ATTRIBUTES_COLUMN: nested})
         if problem:
             raise RowProblem(*problem)
     if nested in (None, ""):
@@ -261,7 +287,7 @@ def _bounded_int(digits: str) -> int:
     return int(digits)
 
 
-def _value_problem(values: dict[str, Any]) -> tuple[str, str] | None:
+def value_problem(values: dict[str, Any]) -> tuple[str, str] | None:
     """(reason, detail) if a value breaks a limit or holds a lone surrogate, else None.
 
     Walks without recursion, so nesting of any depth is measured, not a RecursionError.
@@ -435,24 +461,38 @@ class _RecordLines:
         return None
 
 
-def _csv_rows(path: Path, f: IO[bytes], mapping: ColumnMapping) -> Iterator[Row | BadRow]:
+def delimited_rows(path: Path, delimiter: str = ",") -> tuple[list[str], Iterator[Row | BadRow]]:
+    """The header and the rows of a CSV (or, with a tab, TSV) file; the header is read now, so
+    a file without a usable one fails here, with duplicate column names."""
     # csv's own cap (process-wide) only stops a quoted field running on over many lines; the
     # limit on one value is MAX_FIELD_CHARS, checked like every other format's values.
     csv.field_size_limit(MAX_LINE_CHARS)
-    with f:
-        lines = _RecordLines(f)
-        reader = csv.reader(lines)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise TableError(f"{path}: empty file, expected a header row") from None
-        except csv.Error as e:
-            raise TableError(f"{path}: unreadable header row: {e}") from None
+    f = open_table(path)
+    lines = _RecordLines(f)
+    reader = csv.reader(lines, delimiter=delimiter)
+    try:
+        header = next(reader)
         if lines.too_long():
             raise TableError(f"{path}: header row holds over {MAX_LINE_CHARS:,} characters")
         if lines.utf8_error():
             raise TableError(f"{path}: header row is not valid UTF-8")
-        _check_header(path, header, mapping)
+        _check_header(path, header)
+    except StopIteration:
+        f.close()
+        raise TableError(f"{path}: empty file, expected a header row") from None
+    except csv.Error as e:
+        f.close()
+        raise TableError(f"{path}: unreadable header row: {e}") from None
+    except TableError:
+        f.close()
+        raise
+    return header, _delimited_records(f, lines, reader, header)
+
+
+def _delimited_records(
+    f: IO[bytes], lines: _RecordLines, reader: Iterator[list[str]], header: list[str]
+) -> Iterator[Row | BadRow]:
+    with f:
         while True:
             lines.start_record()
             try:
@@ -488,11 +528,14 @@ def _escaped(value: str) -> bool:
     return any("\udc80" <= ch <= "\udcff" for ch in value)
 
 
-def _check_header(path: Path, names: Iterable[str], mapping: ColumnMapping) -> None:
+def _check_header(path: Path, names: Iterable[str], mapping: ColumnMapping | None = None) -> None:
+    """No column twice, and (given a mapping) every column it needs."""
     names = list(names)
     duplicates = sorted(name for name, n in Counter(names).items() if n > 1)
     if duplicates:
         raise TableError(f"{path}: duplicate column(s) {', '.join(map(repr, duplicates))}")
+    if mapping is None:
+        return
     missing = {field: col for field, col in mapping.needed().items() if col not in names}
     if missing:
         wanted = ", ".join(f"{col!r} (for {field})" for field, col in missing.items())

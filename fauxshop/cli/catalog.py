@@ -7,6 +7,8 @@ from pathlib import Path
 
 from fauxshop.atomic import atomic_open
 from fauxshop.catalog.config import PruneConfig
+from fauxshop.catalog.download import DownloadConfig
+from fauxshop.catalog.feeds import FORMATS
 from fauxshop.catalog.images import DEFAULT_MAX_PIXELS
 from fauxshop.cli.common import open_store, verb
 from fauxshop.config_args import add_dataclass_args, dataclass_from_args
@@ -48,9 +50,10 @@ def cmd_demo_catalog(args) -> int:
 
 
 def cmd_ingest(args) -> int:
-    """load a catalog table (JSONL, CSV, Parquet) and its photos, or Fashion-MNIST
+    """load a catalog table (JSONL, CSV, TSV, Parquet) or a Shopify / Google Merchant feed
+    and its photos (files, or http(s) URLs fetched into WORKDIR/downloads), or Fashion-MNIST
 
-    fauxshop ingest products.csv --images photos/ --map sku=product_id,image=photo
+    fauxshop ingest products_export.csv --format shopify
     """
     from fauxshop.catalog.ingest import ingest_table
     from fauxshop.catalog.tables import parse_mapping
@@ -73,6 +76,9 @@ def cmd_ingest(args) -> int:
                 mapping,
                 max_pixels=args.max_pixels,
                 allow_outside=args.allow_images_outside,
+                feed_format=args.format,
+                download=dataclass_from_args(DownloadConfig, args),
+                downloads_dir=Workspace.open(args.workdir).root / "downloads",
             )
     print(report.format())
     return 0
@@ -151,12 +157,26 @@ def register(sub, common) -> None:
     )
 
     p = verb(sub, cmd_ingest, common)
-    p.add_argument("table", type=Path, nargs="?", help="catalog table: .jsonl, .csv or .parquet")
+    p.add_argument(
+        "table",
+        type=Path,
+        nargs="?",
+        help="catalog table (.jsonl, .csv, .tsv, .parquet) or feed (Shopify .csv, Merchant "
+        ".tsv/.txt/.xml)",
+    )
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="auto",
+        help="table, shopify or merchant; auto tells them by the header (default: auto; "
+        "with --map: table)",
+    )
     p.add_argument("--images", type=Path, help="folder the table's image paths are relative to")
     p.add_argument(
         "--map",
         help="column mapping FIELD=COLUMN,... for sku,title,description,category,image,split; "
-        "other columns become attributes",
+        "other columns become attributes (with --format shopify|merchant: the feed columns "
+        "to take those fields from)",
     )
     p.add_argument(
         "--max-pixels",
@@ -177,6 +197,7 @@ def register(sub, common) -> None:
         help=f"ingest Fashion-MNIST idx files from DIR (default: {FASHION_MNIST_DIR})",
     )
     p.add_argument("--limit", type=int, help="with --fashion-mnist: at most N images per split")
+    add_dataclass_args(p, DownloadConfig, "image download")
 
     p = verb(sub, cmd_prune, common)
     add_dataclass_args(p, PruneConfig, "prune rule")
