@@ -447,9 +447,9 @@ def test_torch_checkpoint_with_code_is_refused_and_not_run(tmp_path):
 
 
 def test_init_from_another_resolution_copies_what_fits(tmp_path, monkeypatch):
-    g_src, d_src = make_g(seed=0), make_d()
+    g_src, d_src = make_g(seed=2), make_d()  # G and G_ema both start from the source's G_ema
     path = tmp_path / "network-snapshot.pkl"
-    write_nvidia_snapshot(path, g_src, d_src, make_g(seed=2), monkeypatch)
+    write_nvidia_snapshot(path, make_g(seed=0), d_src, g_src, monkeypatch)
     torch.manual_seed(5)
     g = Generator(32, 0, 32, (64, 32), mapping_kwargs={"num_layers": 2}, synthesis_kwargs=TINY)
     d = Discriminator(img_resolution=(64, 32), **TINY)
@@ -461,6 +461,7 @@ def test_init_from_another_resolution_copies_what_fits(tmp_path, monkeypatch):
     for name, t in g.state_dict().items():
         if f"G.{name}" in report.copied:
             assert torch.equal(t, src[name]), name
+            assert torch.equal(g_ema.state_dict()[name], src[name]), name
     assert "G.mapping.fc1.weight" in report.copied
     assert "G.synthesis.b16.conv1.weight" in report.copied
     assert "G.synthesis.b4.const" in report.skipped_shape  # 8x4 portrait vs 4x4

@@ -54,6 +54,7 @@ TINY = {
     "tick_kimg": 0.1,
     "snap_kimg": 0.2,
 }
+SMALL = {"channel_base": 512, "channel_max": 32}  # the networks' widths in TINY
 
 
 def make_archive(path: Path, n: int = 32, size: int = 16, seed: int = 0, sizes=None) -> Path:
@@ -421,3 +422,101 @@ def test_ddp_two_processes_complete(archive, tmp_path):
     snapshot = read_snapshot(latest_snapshot(out))
     assert snapshot.meta["cur_nimg"] == 40 and snapshot.meta["step"] == 5
     assert snapshot.meta["sampler_position"] == 20  # each rank read half of the images
+
+
+# ----------------------------------------------------------------------------------------------
+# Fine-tuning an NVIDIA pickle through the CLI
+
+
+def fauxshop_cli(*args, cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, FAUXSHOP_QUIET="1")
+    return subprocess.run(
+        [sys.executable, "-m", "fauxshop", *map(str, args)],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def nvidia_pickle(tmp_path, monkeypatch) -> Path:
+    """A 16x16 NVIDIA snapshot: z = w = 32, 2 mapping layers, channels 512 / res up to 32."""
+    from test_importers import make_d, make_g, write_nvidia_snapshot
+
+    path = tmp_path / "network-snapshot-000100.pkl"
+    write_nvidia_snapshot(path, make_g(seed=0), make_d(), make_g(seed=2), monkeypatch)
+    return path
+
+
+def test_a_0_kimg_continuation_of_a_pickle_renders_it_exactly(archive, nvidia_pickle, tmp_path):
+    # no architecture flags: the defaults (z 512, 8 mapping layers, ...) yield to the pickle's
+    done = fauxshop_cli("train-image", "--data", archive, "--out", "run", "--kimg", 0,
+                        "--init-from", nvidia_pickle, cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    arch = {k: config[k] for k in ("z_dim", "w_dim", "mapping_layers", "channel_base")}
+    assert arch == {"z_dim": 32, "w_dim": 32, "mapping_layers": 2, "channel_base": 512}
+    report = config["init_from_report"]
+    assert report["fresh"] == 0 and report["unused"] == 0 and report["copied"] > 100
+    assert read_snapshot(latest_snapshot(tmp_path / "run")).meta["init_from_report"] == report
+    for psi in (0.7, 1.0):
+        for source, folder in ((nvidia_pickle, "pkl"), ("run", "run-png")):
+            done = fauxshop_cli("generate", source, "--seeds", "0-3", "--psi", psi,
+                                "--outdir", f"{folder}{psi}", cwd=tmp_path)  # fmt: skip
+            assert done.returncode == 0, done.stderr
+        for seed in range(4):
+            name = f"seed{seed:06d}.png"
+            pkl = np.asarray(Image.open(tmp_path / f"pkl{psi}" / name))
+            assert np.array_equal(np.asarray(Image.open(tmp_path / f"run-png{psi}" / name)), pkl)
+
+
+def test_init_from_refuses_a_partial_generator_unless_allowed(archive, nvidia_pickle, tmp_path):
+    flags = ["train-image", "--data", archive, "--kimg", 0, "--init-from", nvidia_pickle]
+    done = fauxshop_cli(*flags, "--out", "a", "--z-dim", 64, cwd=tmp_path)
+    assert done.returncode != 0
+    error = done.stderr.strip().splitlines()[-1]
+    assert "G.mapping.fc0.weight" in error and "--allow-partial" in error
+    assert "would copy only" in error and not (tmp_path / "a" / "config.json").exists()
+
+    done = fauxshop_cli(*flags, "--out", "b", "--z-dim", 64, "--allow-partial", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "b" / "config.json").read_text())["init_from_report"]
+    assert report["fresh"] == 2 and report["copied"] > 100  # G's and G_ema's fc0.weight
+    assert "kept fresh" in done.stderr
+
+
+def test_w_avg_moves_whenever_the_mapping_runs_for_training():
+    torch.manual_seed(0)
+    G = Generator(32, 0, 32, 16, mapping_kwargs={"num_layers": 2}, synthesis_kwargs=SMALL)
+    D = Discriminator(img_resolution=16, **SMALL)
+    loss = StyleGAN2Loss(G, D, style_mixing_prob=0.0, pl_weight=1.0)
+    z, c, real = torch.randn(4, 32), torch.zeros(4, 0), torch.rand(4, 3, 16, 16) * 2 - 1
+
+    def expected(rows: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            ws = G.mapping(rows, c[: len(rows)])[:, 0]
+        return ws.mean(dim=0).lerp(G.mapping.w_avg, G.mapping.w_avg_beta)
+
+    for phase, rows in (("g_main", z), ("d_main", z), ("g_pl", z[:2])):
+        want = expected(rows)
+        if phase == "d_main":
+            loss.d_main(real, c, z, c)
+        elif phase == "g_pl":
+            loss.g_pl(z, c, gain=4)
+        else:
+            loss.g_main(z, c)
+        torch.testing.assert_close(G.mapping.w_avg, want, msg=phase)
+
+
+def test_a_run_from_before_a_setting_existed_resumes_at_its_default(archive, tmp_path):
+    config = _tiny(archive, tmp_path / "old", 0.004)
+    train(config)
+    sidecar = latest_snapshot(tmp_path / "old").with_suffix(".json")
+    meta = json.loads(sidecar.read_text())
+    for added in ("augment_resample", "allow_partial"):  # fields newer than the run
+        del meta["config"][added]
+    sidecar.write_text(json.dumps(meta))
+    assert train(dataclasses.replace(config, kimg=0.008), resume=True)["step"] == 2
+
+
+def test_kimg_0_needs_init_from(archive, tmp_path):
+    with pytest.raises(FauxshopError, match="kimg 0 only with init_from"):
+        _tiny(archive, tmp_path, 0)

@@ -129,8 +129,10 @@ def saved_config(run: Path) -> dict:
 
 
 def resumed_config(args, config_class, *limits: str):
-    """The config a run was started with; a resume may only raise its length (`limits`)."""
-    saved = saved_config(args.resume)
+    """The config a run was started with; a resume may only raise its length (`limits`).
+    Keys config.json holds beside the config's fields (init_from_report) are left out."""
+    fields = config_class.__dataclass_fields__
+    saved = {k: v for k, v in saved_config(args.resume).items() if k in fields}
     for limit in limits:
         if getattr(args, f"cfg_{limit}") is not None:
             saved[limit] = getattr(args, f"cfg_{limit}")

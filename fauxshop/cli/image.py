@@ -35,7 +35,11 @@ def cmd_train_image(args) -> int:
         missing = [f"--{k}" for k in ("data", "out", "kimg") if getattr(args, f"cfg_{k}") is None]
         if missing:
             raise FauxshopError(f"train-image: {', '.join(missing)} required (or --resume RUN)")
-        preset = preset_values(args.preset) if args.preset else None
+        preset = preset_values(args.preset) if args.preset else {}
+        if args.cfg_init_from:  # the checkpoint's architecture, unless flags say otherwise
+            from fauxshop.image.importers import architecture_of
+
+            preset = {**preset, **architecture_of(args.cfg_init_from)}
         budget = args.cfg_budget_minutes or TrainConfig.budget_minutes
         config = dataclass_from_args(TrainConfig, args, preset, budget_minutes=budget)
     result = train(config, resume=bool(args.resume))
@@ -112,10 +116,14 @@ def cmd_metrics(args) -> int:
 
     fauxshop metrics runs/demo --metrics fid --num 10000 --per-class 1000
     """
+    import torch
+
     from fauxshop.metrics.fid import compute_metrics, per_class_fid
     from fauxshop.metrics.inception import InceptionFeatures
+    from fauxshop.runtime import configure_torch
 
     G, snapshot = run_generator(args)
+    configure_torch(torch.device(args.device))  # flushed denormals: a young G renders ~20x faster
     archive = args.data or snapshot.meta.get("config", {}).get("data")
     if not archive:
         raise FauxshopError(f"{args.run}: no archive recorded; pass --data ARCHIVE.zip")

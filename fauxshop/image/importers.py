@@ -27,6 +27,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import load_file
@@ -472,19 +473,68 @@ def init_from(
 ) -> TransferReport:
     """Copy every tensor whose name and shape fit; the rest keep their fresh initialisation.
 
-    G takes the source's training generator and `G_ema`, if given, its averaged one, as NVIDIA's
-    resume does. `loader` reads the file (default: `load_external`). The parameters Freeze-D
-    should hold fixed are listed in `frozen`; requires_grad is left to the training loop.
+    G and `G_ema`, if given, both take the source's averaged generator: fine-tuning starts
+    from the model its images come from, so the first EMA steps (whose ramp-up sets G_ema to
+    G) do not jump to the raw training G, and a run of 0 kimg renders exactly the source.
+    `loader` reads the file (default: `load_external`). The parameters Freeze-D should hold
+    fixed are listed in `frozen`; requires_grad is left to the training loop.
     """
     path = Path(path)
     ckpt = loader(path)
     report = TransferReport()
-    _transfer("G", G, ckpt.G, report)
+    _transfer("G", G, ckpt.G_ema, report)
     if G_ema is not None:
         _transfer("G_ema", G_ema, ckpt.G_ema, report)
     _transfer("D", D, ckpt.D or {}, report)
     report.frozen = frozen_d_params(D, freeze_d)
     return report
+
+
+def transfer_counts(report: TransferReport) -> dict[str, int]:
+    """The report as counts, for the run's config.json and snapshots."""
+    return {
+        "copied": len(report.copied),
+        "fresh": len(report.initialised) + len(report.skipped_shape),
+        "other_shape": len(report.skipped_shape),
+        "unused": len(report.unused),
+        "frozen": len(report.frozen),
+    }
+
+
+def check_whole_generator(path: str | Path, report: TransferReport) -> None:
+    """Refuse (one line naming the tensors) a transfer that leaves any generator tensor fresh
+    or any of the source's generator tensors unused: training on from half a model wastes
+    the run. `--allow-partial` skips this check."""
+    ours = ("G.", "G_ema.")
+    fresh = [n for n in report.initialised + report.skipped_shape if n.startswith(ours)]
+    unused = [n for n in report.unused if n.startswith(ours)]
+    if not fresh and not unused:
+        return
+    copied = sum(n.startswith(ours) for n in report.copied)
+    names = ", ".join((fresh + unused)[:4])
+    more = f" (+{len(fresh) + len(unused) - 4} more)" if len(fresh) + len(unused) > 4 else ""
+    raise FauxshopError(
+        f"{path}: would copy only {copied} of {copied + len(fresh)} generator tensors "
+        f"({len(fresh)} kept fresh, {len(unused)} of the source unused: {names}{more}); "
+        "match the architecture (or drop the flags that change it) or pass --allow-partial"
+    )
+
+
+def architecture_of(path: str | Path) -> dict[str, Any]:
+    """The train-image settings that rebuild a checkpoint's generator: z and w sizes, mapping
+    depth, channel base and cap, and `cond` for a conditional one (NVIDIA's constructor
+    arguments where the pickle has them, else inferred from the tensors' shapes)."""
+    kwargs = load_external(Path(path)).G_kwargs
+    arch = {
+        "z_dim": kwargs["z_dim"],
+        "w_dim": kwargs["w_dim"],
+        "mapping_layers": kwargs["mapping_kwargs"]["num_layers"],
+        "channel_base": kwargs["synthesis_kwargs"]["channel_base"],
+        "channel_max": kwargs["synthesis_kwargs"]["channel_max"],
+    }
+    if kwargs["c_dim"]:
+        arch["cond"] = True
+    return arch
 
 
 def _transfer(prefix: str, net: nn.Module, source: StateDict, report: TransferReport) -> None:

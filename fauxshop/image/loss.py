@@ -11,6 +11,9 @@ weighted by `gain=k` so they keep their strength ("lazy regularisation").
 - Path-length regularisation asks a fixed-size step in w to move the image by a fixed amount.
 - Style mixing feeds two latents to one image (crossing over at a random layer), so
   neighbouring styles do not learn to depend on each other.
+- w_avg (the mean w truncation pulls towards) moves whenever the mapping runs for a training
+  phase (G main, path-length reg, D main), as in NVIDIA's stylegan2-ada-pytorch; the second
+  latent of style mixing does not move it.
 - With an augmentation pipe whose p > 0, D only ever sees augmented images, real and fake
   alike, so the augmentations do not leak into what G learns (ADA).
 """
@@ -97,7 +100,7 @@ class StyleGAN2Loss:
     def g_pl(self, z: torch.Tensor, c: torch.Tensor, gain: float) -> dict[str, torch.Tensor]:
         """Path-length penalty on a smaller batch: |J_w^T y| should stay near its running mean."""
         n = max(1, z.shape[0] // self.pl_batch_shrink)
-        img, ws = self.generate(z[:n], c[:n], fp32=True)
+        img, ws = self.generate(z[:n], c[:n], update_emas=True, fp32=True)
         noise = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
         (grads,) = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
         lengths = grads.float().square().sum(dim=2).mean(dim=1).sqrt()
@@ -112,7 +115,7 @@ class StyleGAN2Loss:
     ) -> dict[str, torch.Tensor]:
         """D's adversarial step; returns the real logits too, which the ADA heuristic reads."""
         with torch.no_grad():
-            fake, _ = self.generate(z, c)
+            fake, _ = self.generate(z, c, update_emas=True)
         fake_logits = self.discriminate(fake, c)
         real_logits = self.discriminate(real, real_c)
         loss = F.softplus(fake_logits).mean() + F.softplus(-real_logits).mean()

@@ -39,7 +39,13 @@ from fauxshop.image.checkpoint import (
 )
 from fauxshop.image.config import AUGMENT_MODES, TrainConfig
 from fauxshop.image.dataset import ImageArchive, InfiniteSampler
-from fauxshop.image.importers import TransferReport, frozen_d_params, init_from
+from fauxshop.image.importers import (
+    TransferReport,
+    check_whole_generator,
+    frozen_d_params,
+    init_from,
+    transfer_counts,
+)
 from fauxshop.image.loss import StyleGAN2Loss, r1_gamma_heuristic
 from fauxshop.image.networks import Discriminator, Generator
 from fauxshop.metrics.fid import compute_metrics
@@ -243,6 +249,8 @@ def _describe_transfer(path: str, report: TransferReport) -> str:
     ]
     if report.skipped_shape:
         lines.append("  other shape (kept fresh): " + ", ".join(report.skipped_shape))
+    if report.initialised:
+        lines.append("  not in the source (kept fresh): " + ", ".join(report.initialised))
     return "\n".join(lines)
 
 
@@ -257,7 +265,13 @@ def _check_resume(config: TrainConfig, snapshot: Snapshot, archive: ImageArchive
             f"{archive.path}: not the archive this run was trained on (sha256 differs from "
             f"{snapshot.path.name}'s); pass --allow-data-change to resume anyway"
         )
-    saved, current = snapshot.meta["config"], dataclasses.asdict(config)
+    # a setting added since the run started was, in effect, at its default all along
+    defaults = {
+        f.name: f.default
+        for f in dataclasses.fields(TrainConfig)
+        if f.default is not dataclasses.MISSING
+    }
+    saved, current = {**defaults, **snapshot.meta["config"]}, dataclasses.asdict(config)
     changed = changed_settings(saved, current, RESUMABLE_CHANGES)
     if changed:
         diffs = ", ".join(f"{k} {saved.get(k)!r} -> {current[k]!r}" for k in changed)
@@ -287,6 +301,7 @@ class Run:
     loss: StyleGAN2Loss
     class_probs: torch.Tensor | None  # each class's share of fake labels (None: unconditional)
     batch_gpu: int
+    transfer: dict[str, int] | None = None  # init_from's counts (copied, fresh, unused, ...)
 
     @property
     def run_dir(self) -> Path:
@@ -329,8 +344,12 @@ def _build_run(
     seed_everything(config.seed)
     G, D = _build_networks(config, archive)
     G_ema = copy.deepcopy(G).eval()
+    transfer = snapshot.meta.get("init_from_report") if snapshot else None
     if snapshot is None and config.init_from:
         report = init_from(G, D, config.init_from, config.freeze_d, G_ema=G_ema)
+        if not config.allow_partial:
+            check_whole_generator(config.init_from, report)
+        transfer = transfer_counts(report)
         if env.is_main:
             print(_describe_transfer(config.init_from, report), file=sys.stderr)
     G, D, G_ema = (m.to(env.device) for m in (G, D, G_ema))
@@ -352,7 +371,8 @@ def _build_run(
 
     pipe = None
     if config.augment != "noaug":
-        pipe = AugmentPipe(**parse_augment_spec(config.augment_spec)).to(env.device)
+        multipliers = parse_augment_spec(config.augment_spec)
+        pipe = AugmentPipe(**multipliers, resample=config.augment_resample).to(env.device)
     p = config.aug_p if pipe is not None else 0.0  # noaug: r_t is still logged
     mode = AUGMENT_MODES[config.augment]
     ada = AdaController(config.batch, mode, p, config.ada_target, pipe=pipe)
@@ -381,6 +401,7 @@ def _build_run(
         loss=loss,
         class_probs=_class_probs(config, archive),
         batch_gpu=config.batch // env.world_size,
+        transfer=transfer,
     )
 
 
@@ -481,7 +502,7 @@ def _train(config: TrainConfig, resume: bool, env: Dist) -> dict[str, Any]:
     if env.is_main:
         start_run_folder(
             run.run_dir,
-            dataclasses.asdict(config),
+            _run_record(run),
             indent=1,
             logs=("log.csv", "metrics.jsonl"),
             counter="tick",
@@ -548,8 +569,23 @@ def _train(config: TrainConfig, resume: bool, env: Dist) -> dict[str, Any]:
             break
         stats, tick_start_nimg, tick_start = TickStats(), counters["cur_nimg"], time.perf_counter()
         cpu_start = time.process_time()  # snapshots and metrics are not training time
+    if last_snapshot is None and total_nimg == 0 and env.is_main:  # --kimg 0: the import alone
+        last_snapshot = _snapshot(run, counters, grid)
     bar.close()
-    return {**row, "run_dir": config.out, "snapshot": str(last_snapshot) if last_snapshot else None}
+    return {
+        **row,
+        "run_dir": config.out,
+        "snapshot": str(last_snapshot) if last_snapshot else None,
+        **_run_record(run, config_too=False),
+    }
+
+
+def _run_record(run: Run, config_too: bool = True) -> dict[str, Any]:
+    """config.json's content: the config, and what init_from copied (kept across resumes)."""
+    record = dataclasses.asdict(run.config) if config_too else {}
+    if run.transfer is not None:
+        record["init_from_report"] = run.transfer
+    return record
 
 
 def _over_budget(budget_s: float, spent_s: float, env: Dist) -> bool:
@@ -583,6 +619,7 @@ def _snapshot(run: Run, counters: dict[str, int], grid: tuple[torch.Tensor, torc
             "opt_G": run.opt_G,
             "opt_D": run.opt_D,
             "loss.pl_mean": run.loss.pl_mean,
+            **_run_record(run, config_too=False),
         },
         keep=config.keep_snapshots,
     )
