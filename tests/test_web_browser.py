@@ -126,6 +126,30 @@ def test_an_uploaded_photo_is_projected_and_similar_products_open(page, base_url
     )
 
 
+def test_a_typed_request_shows_photos_tagged_with_its_category(page, base_url):
+    """Describe it, see it: the shopper's words in the text box, photos back with the tags the
+    tagger sees in them; an unplaceable word is said back; a request of no garment is refused."""
+    page.goto(base_url + "/studio")
+    page.fill("#design-request", "a plaid dress with pockets")
+    page.select_option("#design-method", "reject")
+    page.fill("#design-n", "2")
+    page.click("#design-go")
+    page.wait_for_selector("#design-results figure.design img", timeout=180_000)
+    assert page.locator("#design-results figure.design").count() == 2
+    page.wait_for_function(
+        "[...document.querySelectorAll('#design-results img')].every(i => i.naturalWidth)"
+    )
+    for tags in page.locator("#design-results .tags").all_inner_texts():
+        assert "category: dress" in tags
+    status = page.text_content("#design-status")
+    assert "category: dress, pattern: plaid" in status and "not understood: pockets" in status
+    page.fill("#design-request", "something nice")
+    page.click("#design-go")
+    page.wait_for_function("document.getElementById('design-status').textContent"
+                           ".includes('names no category')")  # fmt: skip
+    assert page.locator("#design-results figure").count() == 0
+
+
 def test_api_docs_list_the_endpoints_without_the_internet(page, base_url):
     """Swagger UI comes from the server itself: every request off this server is refused and
     recorded, and the page still lists the API's endpoints."""

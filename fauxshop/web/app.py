@@ -13,6 +13,8 @@ catalog's features) loaded at start, and answers with PNGs and JSON:
     POST /api/similar   {seed|latent, k}            the k nearest real products
     GET  /api/real/{sku}.png                        a real product's photo
     POST /api/save      {seed, psi, cls}            compose and store a product
+    POST /api/design    {request, n, method}        products matching a shopper's words, with
+                                                    their photos inline, tags and descriptions
     GET  /api/directions                            the sliders, each with its range
     GET  /docs                                      the API's Swagger UI, from local files
 
@@ -30,6 +32,7 @@ an id works on any worker serving the workspace, and after a restart.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import random
@@ -58,6 +61,10 @@ from swagger_ui_bundle import swagger_ui_path
 
 from fauxshop.catalog.images import ImageProblem, inspect_image
 from fauxshop.catalog.store import Store
+from fauxshop.design.config import METHODS, DesignConfig
+from fauxshop.design.methods import Bank
+from fauxshop.design.request import MAX_CHARS, parse_request
+from fauxshop.design.run import design_products
 from fauxshop.errors import FauxshopError
 from fauxshop.latent.config import ProjectConfig
 from fauxshop.latent.directions import Direction
@@ -93,6 +100,8 @@ LATENT_MAX_AGE_S = 7 * 24 * 3600.0  # and none older than a week
 POOL_SIZE = 32  # products composed ahead for the home page
 REFILL_SWITCH_INTERVAL_S = 0.0005
 MAX_SEED = 2**31 - 1
+MAX_DESIGN_N = 8  # photos one design request may ask for: each costs up to ~2 s
+DESIGN_BANK_SAMPLES = 1000  # samples design's centroids and boundaries are learned from
 _LATENT_ID = re.compile(r"^[0-9a-f]{32}$")
 _DIGITS = re.compile(r"[0-9]{1,12}")
 
@@ -132,6 +141,17 @@ class SimilarRequest(Source):
     k: WholeNumber = Field(5, ge=1, le=50)
 
 
+class DesignRequest(BaseModel):
+    """A shopper's words, how many photos, and the method that finds them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request: str = Field(min_length=1, max_length=MAX_CHARS,
+                         examples=["red long-sleeved striped jumpsuit"])  # fmt: skip
+    n: WholeNumber = Field(4, ge=1, le=MAX_DESIGN_N)
+    method: str = Field("optimise", pattern="^(" + "|".join(METHODS) + ")$")
+
+
 @dataclass
 class Studio:
     """What the app serves from: the models, the sliders, and the workspace whose store keeps
@@ -146,9 +166,19 @@ class Studio:
     latent_max_age_s: float = LATENT_MAX_AGE_S
     pool_size: int = POOL_SIZE
     pool_poll_s: float = 0.5  # how often a full pool is looked at again
+    design_bank_samples: int = DESIGN_BANK_SAMPLES
 
     def __post_init__(self) -> None:
         (self.workdir / "uploads").mkdir(parents=True, exist_ok=True)
+        self._bank: Bank | None = None
+        self._bank_lock = threading.Lock()
+
+    def design_bank(self) -> Bank:
+        """The samples steer and optimise learn from, made by the first request needing them."""
+        with self._bank_lock:
+            if self._bank is None:
+                self._bank = Bank(self.models.G, self.models.tagger, self.design_bank_samples)
+            return self._bank
 
     @property
     def models_key(self) -> str:
@@ -419,6 +449,34 @@ def create_app(studio: Studio, refill: bool = False) -> FastAPI:
         if request.latent is not None:
             raise HTTPException(422, "save takes a seed: a projected photo is not a new product")
         return save_product(studio.workdir, composed(request.seed, request.psi, request.cls))
+
+    @app.post("/api/design", summary="Products matching a shopper's words")
+    def design(request: DesignRequest) -> dict:
+        try:
+            asked = parse_request(request.request, models.text_tagger)
+            config = DesignConfig(n=request.n, method=request.method)
+            bank = None if config.method == "reject" else studio.design_bank()
+            result, designed = design_products(
+                models, asked, config, ComposeConfig(max_new_tokens=120), bank
+            )
+        except FauxshopError as e:
+            raise HTTPException(422, str(e).removeprefix("design: ")) from None
+        products = []
+        for c in result.candidates:
+            r = c.record
+            image = base64.b64encode(png_bytes(c.image)).decode()
+            products.append({
+                **{k: r[k] for k in ("sku", "title", "description", "status", "checks")},
+                "asked": asked.targets, "tags": r["provenance"]["detected"],
+                "matches": r["checks"]["matches_request"]["passed"],
+                "image": f"data:image/png;base64,{image}",
+            })  # fmt: skip
+        return {
+            "request": {"text": asked.text, "targets": asked.targets, "unknown": asked.unknown,
+                        "category_source": asked.category_source},
+            "method": config.method, "seconds": round(designed.seconds, 3),
+            "notes": designed.notes, "products": products,
+        }  # fmt: skip
 
     @app.get("/", include_in_schema=False)
     def home() -> FileResponse:

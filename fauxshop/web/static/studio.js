@@ -96,6 +96,47 @@ async function save() {
   $("status").textContent = `saved ${saved.sku} (${saved.status}): ${saved.title}`;
 }
 
+// Describe it, see it: the shopper's words to products, each with what was asked, what the
+// tagger sees in its photo, and its description. Text goes in as text, never as HTML.
+async function design(event) {
+  event.preventDefault();
+  $("design-status").textContent = "designing…";
+  $("design-results").replaceChildren();
+  const body = {
+    request: $("design-request").value, n: Number($("design-n").value),
+    method: $("design-method").value,
+  };
+  let found;
+  try {
+    found = await (await post("/api/design", body)).json();
+  } catch (error) {
+    $("design-status").textContent = error.message;
+    return;
+  }
+  const asked = Object.entries(found.request.targets).map(([k, v]) => `${k}: ${v}`).join(", ");
+  const unknown = found.request.unknown.length
+    ? `; not understood: ${found.request.unknown.join(", ")}` : "";
+  const matched = found.products.filter((p) => p.matches).length;
+  $("design-status").textContent = `asked ${asked}${unknown} · ${matched} of ` +
+    `${found.products.length} match (${found.method}, ${found.seconds.toFixed(1)} s)`;
+  $("design-results").replaceChildren(...found.products.map((product) => {
+    const card = document.createElement("figure");
+    card.className = "design" + (product.matches ? " match" : "");
+    const img = document.createElement("img");
+    Object.assign(img, { src: product.image, alt: product.title });
+    const title = document.createElement("figcaption");
+    title.textContent = `${product.title} (${product.status})`;
+    const tags = document.createElement("div");
+    tags.className = "tags";
+    tags.textContent = "tagged " + Object.entries(product.tags)
+      .map(([k, v]) => `${k}: ${v}`).join(", ");
+    const text = document.createElement("p");
+    text.textContent = product.description;
+    card.append(img, title, tags, text);
+    return card;
+  }));
+}
+
 for (const id of ["seed", "psi"]) {
   $(id).addEventListener("change", () => { latent = null; render(); renderMix(); });
 }
@@ -103,4 +144,5 @@ for (const id of ["mix-seed", "mix-styles"]) $(id).addEventListener("change", re
 $("upload").addEventListener("change", upload);
 $("similar").addEventListener("click", similar);
 $("save").addEventListener("click", save);
+$("design").addEventListener("submit", design);
 loadSliders().then(() => { render(); renderMix(); });
