@@ -27,7 +27,8 @@ class DesignConfig:
         default=0.5, metadata={"help": "spread around the class centroid (steer, optimise)"}
     )
     margin: float = field(
-        default=2.0, metadata={"help": "logit past each direction's boundary to steer to"}
+        default=0.5,
+        metadata={"help": "steer past each value's typical sample by this many of their std"},
     )
     steps: int = field(default=20, metadata={"help": "optimise: Adam steps"})
     lr: float = field(default=0.05, metadata={"help": "optimise: Adam learning rate"})

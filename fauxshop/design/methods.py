@@ -7,8 +7,10 @@
   class its centroid in W and each value a linear boundary in W (one-vs-rest logistic
   regression on the tagger's top class: InterFaceGAN's boundary, fitted on shared samples so
   every value costs one fit, not one sampling). Samples around the centroid (rare.py's
-  `around_centroid`) move along each value's normal until they are `margin` logits past its
-  boundary, a few rounds, as the moves for one value shift the others.
+  `around_centroid`) move along each value's unit normal until they lie at least as far
+  along it as the value's samples do on average plus `margin` of their std (the normal's
+  own scale, so the move means the same for a well and a badly separated value), a few
+  rounds, as the moves for one value shift the others.
 - optimise: from steer's ws, Adam on W+ raises the tagger's log-probability of every value
   asked, photos scored as rendered (differentiably), plus a realism term: the squared
   distance of each row from the class centroid beyond the class's typical spread, and of the
@@ -126,7 +128,7 @@ class Bank:
         ]
         self.probs = {h: torch.cat([c[h] for c in chunks]) for h in scorer.heads}
         self.num_ws = G.num_ws
-        self._boundaries: dict[tuple[str, int], tuple[torch.Tensor, float] | None] = {}
+        self._boundaries: dict[tuple[str, int], tuple[torch.Tensor, float, float] | None] = {}
 
     def centroid(self, cls: int | None, category_column: int | None) -> tuple[torch.Tensor, float]:
         """The mean w of the class's samples the tagger puts in the category (all the class's
@@ -139,17 +141,20 @@ class Bank:
         centre = w.mean(dim=0)
         return centre, float((w - centre).square().sum(dim=1).mean())
 
-    def boundary(self, head: str, column: int) -> tuple[torch.Tensor, float] | None:
-        """(normal, bias) in W with logit = w @ normal + bias > 0 where the tagger's top class
-        is the value; None when the bank holds too few of either side."""
+    def boundary(self, head: str, column: int) -> tuple[torch.Tensor, float, float] | None:
+        """(unit normal of the boundary in W between samples the tagger puts in the value and
+        the rest, and the mean and std of the positives' positions along it); None when the
+        bank holds too few of either side."""
         key = (head, column)
         if key not in self._boundaries:
-            y = (self.probs[head].argmax(dim=1) == column).double().numpy()
-            if min(y.sum(), len(y) - y.sum()) < MIN_POSITIVES:
+            hits = self.probs[head].argmax(dim=1) == column
+            if min(int(hits.sum()), int((~hits).sum())) < MIN_POSITIVES:
                 self._boundaries[key] = None
             else:
-                v, b = fit_logistic(self.w.double().numpy(), y)
-                self._boundaries[key] = (torch.from_numpy(v).float(), b)
+                v, _ = fit_logistic(self.w.double().numpy(), hits.double().numpy())
+                normal = torch.from_numpy(v / np.linalg.norm(v)).float()
+                along = self.w[hits] @ normal
+                self._boundaries[key] = (normal, float(along.mean()), float(along.std()))
         return self._boundaries[key]
 
 
@@ -164,7 +169,8 @@ def _start(G, bank: Bank, scorer, targets, config: DesignConfig, cls):
 
 
 def steer_ws(ws: torch.Tensor, bank: Bank, columns: Mapping[str, int], margin: float):
-    """ws moved along each value's boundary normal until `margin` logits past it (module)."""
+    """ws moved along each value's boundary normal until at least as far along it as the
+    value's typical sample, plus `margin` of their std (module)."""
     ws, notes = ws.clone(), []
     for _ in range(STEER_ROUNDS):
         for head, column in columns.items():
@@ -172,10 +178,9 @@ def steer_ws(ws: torch.Tensor, bank: Bank, columns: Mapping[str, int], margin: f
             if found is None:
                 notes.append(f"no boundary for {head} (too few samples of it): not steered")
                 continue
-            v, b = found
-            logit = ws.mean(dim=1) @ v + b
-            step = (margin - logit).clamp_min(0) / v.norm()
-            ws += (step[:, None] * (v / v.norm()))[:, None, :]
+            normal, mean, std = found
+            step = (mean + margin * std - ws.mean(dim=1) @ normal).clamp_min(0)
+            ws += (step[:, None] * normal)[:, None, :]
     return ws, list(dict.fromkeys(notes))
 
 
