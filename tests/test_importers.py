@@ -507,3 +507,17 @@ def test_frozen_d_params_counts_blocks_from_the_top():
     assert not any(n.startswith(("b8.", "b4.")) for n in names)
     with pytest.raises(FauxshopError, match="freeze_d=4: .* 3 blocks"):
         frozen_d_params(d, 4)
+
+
+def test_architecture_of_an_nvidia_pickle_and_a_rosinality_checkpoint(tmp_path, monkeypatch):
+    from fauxshop.image.importers import architecture_of
+
+    want = {"z_dim": 32, "w_dim": 32, "mapping_layers": 2, **TINY}
+    ros = tmp_path / "g.pt"
+    torch.save({"g_ema": to_rosinality_g(make_g())}, ros)
+    assert architecture_of(ros) == want
+    torch.manual_seed(0)
+    cond = Generator(32, 5, 32, 16, mapping_kwargs={"num_layers": 2}, synthesis_kwargs=TINY)
+    path = tmp_path / "cond.pkl"
+    write_nvidia_snapshot(path, cond, make_d(), cond, monkeypatch)
+    assert architecture_of(path) == {**want, "cond": True}
