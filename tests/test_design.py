@@ -166,3 +166,42 @@ def test_the_design_verb_prints_a_summary_and_saves_records_and_a_gallery(
         assert provenance["method"] == "steer" and provenance["request"].startswith("an asym")
         assert len(provenance["ws"]) == 8 and provenance["context"] == "black mini skirt"
         assert (row["status"] == "accepted") == all(c["passed"] for c in checks.values())
+
+
+# ---------------------------------------------------------------------------------- the API
+
+
+def test_the_design_endpoint_answers_photos_with_tags_and_says_why_it_refuses(tmp_path):
+    from fastapi.testclient import TestClient
+    from studio_fixture import demo_studio
+
+    from fauxshop.web.app import MAX_JSON_BYTES, create_app
+
+    studio = demo_studio(tmp_path)
+    studio.design_bank_samples = 200
+    client = TestClient(create_app(studio))
+    answer = client.post("/api/design", json={"request": "red skirt, asymmetric", "n": 2,
+                                               "method": "steer"})  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["request"]["targets"] == {"category": "skirt", "colour": "red"}
+    assert body["request"]["unknown"] == ["asymmetric"] and len(body["products"]) == 2
+    for product in body["products"]:
+        assert product["image"].startswith("data:image/png;base64,")
+        assert product["title"] == "Red skirt" and "category" in product["tags"]
+        shown = product["tags"].get("category"), product["tags"].get("colour")
+        if shown == ("skirt", "red"):  # a tag is shown only when sure; a match needs top class
+            assert product["matches"]
+    refusals = {
+        "something nice": "names no category",
+        "red blue dress": "two values of one attribute",
+    }
+    for text, reason in refusals.items():
+        answer = client.post("/api/design", json={"request": text})
+        assert answer.status_code == 422 and reason in answer.json()["detail"]
+    answer = client.post("/api/design", json={"request": "dress", "method": "magic"})
+    assert answer.status_code == 422 and answer.json()["detail"].startswith("body.method")
+    answer = client.post("/api/design", json={"request": "dress", "n": 9})
+    assert answer.status_code == 422 and "body.n" in answer.json()["detail"]
+    big = {"request": "dress", "pad": "x" * MAX_JSON_BYTES}
+    assert client.post("/api/design", json=big).status_code == 413
