@@ -17,7 +17,7 @@ The pipe is three stages, each one batched operation:
   `F.grid_sample` with bilinear filtering and reflection padding, either once at native size
   (`resample="bilinear"`, the default: about 7 % of a step) or, as NVIDIA's pipe does,
   between a reflection pad + 2x upsampling and a 2x downsampling with a 12-tap windowed-sinc
-  filter (`resample="upsampled"`: fewer aliased and blurred pixels for D to spot, ~3x dearer);
+  filter (`resample="upsampled"`: a quarter of the blur, but ~25x dearer on CPU);
 * colour: brightness, contrast, luma flip, hue and saturation form one 4x4 homogeneous colour
   matrix per image, acting on RGB (or on grey as R = G = B); the luma axis is (1, 1, 1)/sqrt(3);
 * cutout: a rectangle of half the image size is multiplied by zero (mid-grey in [-1, 1]).
@@ -321,31 +321,29 @@ def halfband_filter(dtype: torch.dtype = torch.float32) -> torch.Tensor:
     return (f / f.sum()).to(dtype)
 
 
-def _filter_axis(x: torch.Tensor, f: torch.Tensor, dim: int, pad: tuple[int, int], stride=1):
-    """Correlate every channel along one axis (dim 2 or 3) with `f`, after zero padding."""
-    kernel = f.to(x.dtype).reshape(1, 1, -1, 1) if dim == 2 else f.to(x.dtype).reshape(1, 1, 1, -1)
-    kernel = kernel.expand(x.shape[1], 1, *kernel.shape[2:]).contiguous()
-    x = F.pad(x, [0, 0, *pad] if dim == 2 else [*pad, 0, 0])
-    step = (stride, 1) if dim == 2 else (1, stride)
-    return F.conv2d(x, kernel, stride=step, groups=x.shape[1])
+def _axis_kernel(f: torch.Tensor, x: torch.Tensor, dim: int) -> torch.Tensor:
+    """`f` as a depthwise kernel along one axis (dim 2 or 3) for every channel of `x`."""
+    shape = (1, 1, -1, 1) if dim == 2 else (1, 1, 1, -1)
+    kernel = f.to(x.dtype).reshape(shape)
+    return kernel.expand(x.shape[1], 1, *kernel.shape[2:]).contiguous()
 
 
 def _upsample2x(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
-    """Sample i lands on the upsampled grid at 2i + 1 (between pixels 2i and 2i + 1): zeros
-    between samples, then `2 f` per axis at offsets j - 2i - 0.5."""
-    for dim in (2, 3):
-        shape = list(x.shape)
-        shape[dim] *= 2
-        z = x.new_zeros(shape)
-        (z[:, :, ::2] if dim == 2 else z[..., ::2]).copy_(x)
-        x = _filter_axis(z, 2 * f, dim, (FILTER_TAPS // 2, FILTER_TAPS // 2 - 1))
+    """Sample i lands on the upsampled grid at 2i + 1 (between pixels 2i and 2i + 1), so
+    pixel j is the sum of x_i * 2 f(j - 2i - 0.5) along each axis: a transposed convolution
+    with stride 2 (5x faster on CPU than zero insertion and a convolution)."""
+    pad = FILTER_TAPS // 2 - 1
+    for dim, stride, padding in ((2, (2, 1), (pad, 0)), (3, (1, 2), (0, pad))):
+        kernel = _axis_kernel(2 * f, x, dim)
+        x = F.conv_transpose2d(x, kernel, stride=stride, padding=padding, groups=x.shape[1])
     return x
 
 
 def _downsample2x(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
     """The inverse grid of `_upsample2x`: pixel i averages upsampled pixels around 2i + 1."""
-    for dim in (2, 3):
-        x = _filter_axis(x, f, dim, (FILTER_TAPS // 2 - 1, FILTER_TAPS // 2), stride=2)
+    before, after = FILTER_TAPS // 2 - 1, FILTER_TAPS // 2
+    for dim, stride, pad in ((2, (2, 1), [0, 0, before, after]), (3, (1, 2), [before, after])):
+        x = F.conv2d(F.pad(x, pad), _axis_kernel(f, x, dim), stride=stride, groups=x.shape[1])
     return x
 
 

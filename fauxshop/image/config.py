@@ -68,7 +68,7 @@ class TrainConfig:
     augment_spec: str = help_field("augmentations, e.g. bgc or 'bgc,cutout=1'", default="bgc")
     augment_resample: str = help_field(
         "geometric augmentations' resampling: bilinear (once, at native size) or upsampled "
-        "(NVIDIA-style: pad, 2x up with a 12-tap filter, transform, 2x down; ~3x dearer)",
+        "(NVIDIA-style: pad, 2x up with a 12-tap filter, transform, 2x down; ~25x dearer)",
         default="bilinear",
     )
     tick_kimg: float = help_field("kimg between log rows and progress updates", default=4.0)
