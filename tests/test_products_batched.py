@@ -88,7 +88,7 @@ def test_a_product_written_one_at_a_time_still_regenerates(models):  # noqa: F81
     one-context `write` seeded per product, and regenerates from it."""
     candidate = compose_one(models, fast(max_new_tokens=40), 3, 0, _seconds())
     older = dict(candidate.record["provenance"])
-    del older["writer_rows"], older["prompt_width"]
+    del older["prompt_width"]
     sampling = SamplingConfig(**older["sampling"])
     fmt = models.writer_format
     [written] = write(models.writer, models.tokenizer, [older["context"]], sampling, fmt)

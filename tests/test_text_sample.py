@@ -14,8 +14,9 @@ from fauxshop.errors import FauxshopError
 from fauxshop.text.config import SamplingConfig
 from fauxshop.text.corpus import prompt_text
 from fauxshop.text.evaluate import evaluate_run
+from fauxshop.text.gpt2_rows import GPT2Rows
 from fauxshop.text.models import load_trained, window
-from fauxshop.text.sample import write, write_rows
+from fauxshop.text.sample import _left_pad, write, write_rows
 
 
 @pytest.fixture(scope="module")
@@ -74,20 +75,66 @@ def test_left_padding_does_not_change_a_greedy_text(trained):
 def test_write_rows_gives_each_text_alone_what_it_gets_among_others(trained):
     """Products: a text must not depend on what it is written beside, or how many."""
     model, tokenizer, _ = trained
-    settings = SamplingConfig(max_new_tokens=30)
     contexts = ["red dress", "long-sleeved black polka-dot maxi v-neck dress", "striped top",
-                "red dress", "white skirt"]  # fmt: skip
-    seeds = [3, 1, 4, 5, 9]
-    together = write_rows(model, tokenizer, contexts, seeds, settings, "context", 4, 32)
-    alone = [
-        write_rows(model, tokenizer, [context], [seed], settings, "context", 4, 32)[0]
-        for context, seed in zip(contexts, seeds, strict=True)
-    ]
-    assert together == alone  # 4 + 1 rows: the last batch filled with copies
-    assert [r["context"] for r in together] == contexts
-    assert together[0]["description"] != together[3]["description"]  # same context, other seed
+                "red dress", "white skirt"] * 4  # fmt: skip
+    seeds = list(range(20))
+    for settings in (  # the nucleus within the likeliest 64, and wider; top-k; the penalty
+        SamplingConfig(max_new_tokens=30),
+        SamplingConfig(max_new_tokens=30, temperature=3.0, top_p=0.99),
+        SamplingConfig(max_new_tokens=30, top_k=5, top_p=1.0, repetition_penalty=1.3),
+    ):
+        together = write_rows(model, tokenizer, contexts, seeds, settings, "context", 32)
+        assert [r["context"] for r in together] == contexts
+        assert len({r["description"] for r in together}) > 10  # each row its own seed's text
+        alone = [
+            write_rows(model, tokenizer, [contexts[i]], [seeds[i]], settings, "context", 32)[0]
+            for i in (0, 7, 19)
+        ]
+        assert alone == [together[i] for i in (0, 7, 19)]
+        some = write_rows(model, tokenizer, contexts[3:8], seeds[3:8], settings, "context", 32)
+        assert some == together[3:8]
     with pytest.raises(FauxshopError, match="'red dress' is .* tokens; a prompt here holds 3"):
-        write_rows(model, tokenizer, ["red dress"], [0], settings, "context", 4, 4)
+        write_rows(model, tokenizer, ["red dress"], [0], settings, "context", 4)
+
+
+def test_gpt2_rows_computes_what_transformers_computes(trained):
+    """The row-by-row GPT-2 is GPT-2: its logits are transformers' (to rounding), after the
+    padded prompts and after each step, also once rows left the batch."""
+    model, tokenizer, _ = trained
+    prompts = [tokenizer("red dress")["input_ids"], tokenizer("a striped top with")["input_ids"]]
+    ids, mask = _left_pad(prompts, tokenizer.pad_token_id, 12)
+    rows = GPT2Rows(model, ids, (mask == 0).sum(1), 20)
+    for step in range(4):
+        positions = (mask.cumsum(1) - 1).clamp(min=0)
+        with torch.no_grad():
+            expected = model(input_ids=ids, attention_mask=mask, position_ids=positions).logits
+        assert torch.allclose(rows.logits, expected[:, -1], atol=1e-4)
+        tokens = torch.tensor([5 + step] * len(ids))
+        keep = torch.tensor([1]) if step == 2 else None
+        if keep is not None:
+            ids, mask, tokens = ids[keep], mask[keep], tokens[keep]
+        rows.logits = rows.step(tokens, keep)
+        ids = torch.cat([ids, tokens[:, None]], 1)
+        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], 1)
+
+
+def test_write_rows_writes_other_models_one_row_at_a_time(trained):
+    """A model GPT2Rows does not run (here a tiny Llama) is written a row at a time."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    _, tokenizer, _ = trained
+    torch.manual_seed(0)
+    llama = LlamaForCausalLM(LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64,
+    )).eval()  # fmt: skip
+    settings = SamplingConfig(max_new_tokens=12, temperature=2.0)
+    contexts, seeds = ["red dress", "striped top", "red dress"], [1, 2, 3]
+    together = write_rows(llama, tokenizer, contexts, seeds, settings, "context", 16)
+    assert [r["tokens"] for r in together] == [12, 12, 12]  # random weights: no EOS
+    assert together[0]["description"] != together[2]["description"]
+    alone = write_rows(llama, tokenizer, contexts[1:2], seeds[1:2], settings, "context", 16)
+    assert alone == together[1:2]
 
 
 def _make_eos_certain(model, tokenizer) -> None:

@@ -13,9 +13,10 @@ A candidate passing every check is accepted. Every candidate, accepted or not, i
 with its check results and provenance: the hashes of the four models, the seed, class, psi,
 w, noise mode, the batch shapes, the context and the sampling parameters. `regenerate`
 rebuilds the photo and text from a provenance record and refuses one made with other models.
-Every batch has one fixed shape (photos and texts `BATCH` rows, prompts `PROMPT_WIDTH`
-tokens, tags 64 rows, the short ones filled with copies) and each text draws from its own
-seed's generator, so no product depends on its neighbours: the same record gives the same
+Photos and tags run in batches of one fixed shape (`BATCH` photos, 64 tags, the short ones
+filled with copies); each text is written within its own row, from a prompt of
+`PROMPT_WIDTH` tokens, with its own seed's generator (`write_rows`), so a text costs the same
+alone as in a batch. No product depends on its neighbours: the same record gives the same
 bits on the same device, whether the product was made alone or in a batch.
 """
 
@@ -58,8 +59,8 @@ from fauxshop.text.sample import write, write_rows
 
 STAGES = ("generate", "tag", "write", "verify", "novelty")
 NOISE_MODE = "const"
-# Candidates composed together, generate()'s fixed batch and the writer's rows: part of what
-# makes a product reproducible, so recorded in its provenance.
+# Candidates composed together and generate()'s fixed batch: part of what makes a product
+# reproducible, so recorded in its provenance.
 BATCH = 16
 # The writer's prompts are left-padded to this many tokens (the demo writer's longest title
 # takes 20), recorded like BATCH.
@@ -169,12 +170,11 @@ def _render(
 
 def _write(
     models: ProductModels, contexts: list[str], seeds: list[int], sampling: SamplingConfig,
-    rows: int, width: int,
+    width: int,
 ) -> list[str]:  # fmt: skip
     records = write_rows(
-        models.writer, models.tokenizer, contexts, seeds, sampling, models.writer_format,
-        rows, width,
-    )  # fmt: skip
+        models.writer, models.tokenizer, contexts, seeds, sampling, models.writer_format, width
+    )
     return [r["description"] for r in records]
 
 
@@ -186,7 +186,7 @@ def _sku(hashes: dict[str, str], identity: dict) -> str:
 def compose_one(models: ProductModels, config: ComposeConfig, seed: int, cls: int | None,
                 seconds: dict[str, float]) -> Candidate:  # fmt: skip
     """One candidate through the five stages, timed into `seconds`: the same bits as when it
-    is composed in a batch."""
+    is composed in a batch, its text written alone."""
     return compose_batch(models, config, [(seed, cls)], seconds)[0]
 
 
@@ -194,8 +194,8 @@ def compose_batch(models: ProductModels, config: ComposeConfig,
                   jobs: Sequence[tuple[int, int | None]],
                   seconds: dict[str, float]) -> list[Candidate]:  # fmt: skip
     """Candidates for (seed, class) pairs through the five stages together, timed into
-    `seconds`; each stage on fixed-shape batches or one candidate at a time, so a candidate
-    does not depend on the others."""
+    `seconds`; each stage on fixed-shape batches, row by row or one candidate at a time, so a
+    candidate does not depend on the others."""
     t = time.perf_counter()
     identities = [{"seed": seed, "psi": config.psi, "class_index": cls} for seed, cls in jobs]
     images, ws = _render(models, identities, BATCH)
@@ -214,7 +214,7 @@ def compose_batch(models: ProductModels, config: ComposeConfig,
 
     t = time.perf_counter()
     seeds = [seed for seed, _ in jobs]  # each text drawn with its own seed
-    texts = _write(models, contexts, seeds, config.sampling(seeds[0]), BATCH, PROMPT_WIDTH)
+    texts = _write(models, contexts, seeds, config.sampling(seeds[0]), PROMPT_WIDTH)
     grounded = [grounded_text(text, context) for text, context in zip(texts, contexts, strict=True)]
     seconds["write"] += time.perf_counter() - t
 
@@ -259,7 +259,6 @@ def compose_batch(models: ProductModels, config: ComposeConfig,
             "w": ws[i].cpu().tolist(),
             "noise_mode": NOISE_MODE,
             "batch": BATCH,
-            "writer_rows": BATCH,
             "prompt_width": PROMPT_WIDTH,
             "context": contexts[i],
             "sampling": asdict(config.sampling(seed)),
@@ -368,9 +367,8 @@ def regenerate(models: ProductModels, provenance: dict) -> tuple[np.ndarray, str
     images, _ = _render(models, [identity], provenance["batch"])
     sampling = SamplingConfig(**provenance["sampling"])
     context = provenance["context"]
-    if "writer_rows" in provenance:
-        rows, width = provenance["writer_rows"], provenance["prompt_width"]
-        text = _write(models, [context], [sampling.seed], sampling, rows, width)[0]
+    if "prompt_width" in provenance:
+        text = _write(models, [context], [sampling.seed], sampling, provenance["prompt_width"])[0]
     else:  # written one at a time, before products were written in batches
         fmt = models.writer_format
         text = write(models.writer, models.tokenizer, [context], sampling, fmt)[0]["description"]
