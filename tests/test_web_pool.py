@@ -5,7 +5,6 @@ saves from concurrent workers that all land."""
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
 import os
 import signal
 import socket
@@ -14,10 +13,8 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from types import SimpleNamespace
 
 import httpx
-import numpy as np
 import pytest
 import torch
 from fastapi.testclient import TestClient
@@ -26,10 +23,8 @@ from studio_fixture import demo_studio
 from fauxshop.catalog.store import Store
 from fauxshop.latent.projection import NOISE_SUFFIX, render_projection
 from fauxshop.pixels import png_bytes
-from fauxshop.web.app import Studio, create_app, save_product
+from fauxshop.web.app import Studio, create_app
 from fauxshop.web.pool import refill_pool
-
-FORK = multiprocessing.get_context("fork")  # the children only touch SQLite and PNG files
 
 
 @pytest.fixture(scope="module")
@@ -140,22 +135,29 @@ def test_a_projection_outlives_its_server_and_expires(studio, tmp_path):
     assert TestClient(create_app(expired)).get(f"/api/latent/{latent}.png").status_code == 404
 
 
-def save_many(workdir, worker: int) -> None:
-    for i in range(50):
-        record = {
-            "sku": f"GEN-{worker}-{i}", "title": "a dress", "description": "", "category": "dress",
-            "attributes": {}, "status": "accepted", "checks": {}, "provenance": {"seed": i},
-        }  # fmt: skip
-        save_product(workdir, SimpleNamespace(record=record, image=np.zeros((4, 2, 3), np.uint8)))
+# A worker saving 50 products through the studio's save_product, in a fresh interpreter (see
+# TAKE_ALL for why not a fork).
+SAVE_50 = """
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+import numpy as np
+from fauxshop.web.app import save_product
+workdir, worker = sys.argv[1], sys.argv[2]
+for i in range(50):
+    record = {
+        "sku": f"GEN-{worker}-{i}", "title": "a dress", "description": "", "category": "dress",
+        "attributes": {}, "status": "accepted", "checks": {}, "provenance": {"seed": i},
+    }
+    image = np.zeros((4, 2, 3), np.uint8)
+    save_product(Path(workdir), SimpleNamespace(record=record, image=image))
+"""
 
 
 def test_concurrent_saves_from_four_workers_lose_nothing(tmp_path):
-    workers = [FORK.Process(target=save_many, args=(tmp_path, w)) for w in range(4)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(timeout=120)
-    assert [w.exitcode for w in workers] == [0] * 4
+    argv = [sys.executable, "-c", SAVE_50, str(tmp_path)]
+    workers = [subprocess.Popen([*argv, str(w)]) for w in range(4)]
+    assert [w.wait(timeout=300) for w in workers] == [0] * 4
     with Store(tmp_path / "catalog.db") as store:
         assert len(store.generated()) == 200
     assert len(list((tmp_path / "exports" / "studio").glob("*.png"))) == 200
