@@ -87,14 +87,16 @@ def generator_class(G: Generator, category: str, label_names: Sequence[str] | No
 def reject(G, scorer, targets, config: DesignConfig, cls: int | None) -> Designed:
     """See the module: the first `n` matches from seed_start, else the best of the rest."""
     start, columns = time.perf_counter(), _indices(scorer, targets)
-    seeds, ws, log_prob, matched = [], [], [], []
+    seeds, ws, images, log_prob, matched = [], [], [], [], []
     end = config.seed_start + config.max_samples
     for first in range(config.seed_start, end, 64):
         batch_seeds = list(range(first, min(first + 64, end)))
         batch_ws = seeds_to_ws(G, batch_seeds, config.psi, cls)
-        lp, hit = judge(score_images(scorer, render_ws(G, batch_ws)), columns)
+        batch_images = render_ws(G, batch_ws)
+        lp, hit = judge(score_images(scorer, batch_images), columns)
         seeds += batch_seeds
         ws.append(batch_ws)
+        images.append(batch_images)
         log_prob.append(lp)
         matched.append(hit)
         if int(torch.cat(matched).sum()) >= config.n:
@@ -105,7 +107,7 @@ def reject(G, scorer, targets, config: DesignConfig, cls: int | None) -> Designe
     rest = rest[log_prob[rest].argsort(descending=True, stable=True)][: config.n - len(hits)]
     keep = torch.cat([hits, rest])
     notes = [f"looked at {len(seeds)} samples, {int(matched.sum())} matched"]
-    images = render_ws(G, ws[keep])
+    images = np.concatenate(images)[keep.numpy()]
     return Designed(images, ws[keep], [seeds[i] for i in keep.tolist()], log_prob[keep],
                     matched[keep], time.perf_counter() - start, notes)  # fmt: skip
 
@@ -127,16 +129,14 @@ class Bank:
             for i in progress(range(0, samples, 256), "design bank", unit="chunk")
         ]
         self.probs = {h: torch.cat([c[h] for c in chunks]) for h in scorer.heads}
-        self.num_ws = G.num_ws
         self._boundaries: dict[tuple[str, int], tuple[torch.Tensor, float, float] | None] = {}
 
-    def centroid(self, cls: int | None, category_column: int | None) -> tuple[torch.Tensor, float]:
+    def centroid(self, cls: int | None, category_column: int) -> tuple[torch.Tensor, float]:
         """The mean w of the class's samples the tagger puts in the category (all the class's
         when none), and their mean squared distance from it (the class's typical spread)."""
         mine = self.cls == (-1 if cls is None else cls)
-        if category_column is not None:
-            called = mine & (self.probs["category"].argmax(dim=1) == category_column)
-            mine = called if int(called.sum()) >= 2 else mine
+        called = mine & (self.probs["category"].argmax(dim=1) == category_column)
+        mine = called if int(called.sum()) >= 2 else mine
         w = self.w[mine]
         centre = w.mean(dim=0)
         return centre, float((w - centre).square().sum(dim=1).mean())
@@ -160,8 +160,7 @@ class Bank:
 
 def _start(G, bank: Bank, scorer, targets, config: DesignConfig, cls):
     """ws around the class centroid, with the centroid and spread."""
-    column = _indices(scorer, {"category": targets["category"]})["category"] if (
-        "category" in targets) else None  # fmt: skip
+    column = _indices(scorer, {"category": targets["category"]})["category"]
     centre, spread = bank.centroid(cls, column)
     seeds = list(range(config.seed_start, config.seed_start + config.n))
     ws = around_centroid(G, centre.repeat(G.num_ws, 1), seeds, config.sigma, cls)
@@ -219,10 +218,9 @@ def design_images(
     G: Generator, scorer: ImageScorer, targets: Mapping[str, str], config: DesignConfig,
     label_names: Sequence[str] | None = None, bank: Bank | None = None,
 ) -> Designed:  # fmt: skip
-    """`config.n` photos for the tag values `targets` (head -> value) by `config.method`;
-    steer and optimise need a `bank` (made here when none is given)."""
-    cls = generator_class(G, targets["category"], label_names) if "category" in targets else (
-        None if not G.c_dim else 0)  # fmt: skip
+    """`config.n` photos for the tag values `targets` (head -> value, "category" among them)
+    by `config.method`; steer and optimise need a `bank` (made here when none is given)."""
+    cls = generator_class(G, targets["category"], label_names)
     if config.method == "reject":
         return reject(G, scorer, targets, config, cls)
     bank = bank or Bank(G, scorer, config.bank_samples)
