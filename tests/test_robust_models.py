@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -30,15 +31,8 @@ from fauxshop.tagger.model import Tagger, load_tagger, save_tagger
 from fauxshop.tagger.text import TfidfEncoder, fit_text_tagger, load_text_tagger, save_text_tagger
 
 ROOT = Path(__file__).resolve().parents[1]
-G_KWARGS = {
-    "z_dim": 8,
-    "c_dim": 0,
-    "w_dim": 8,
-    "img_resolution": [8, 8],
-    "img_channels": 3,
-    "mapping_kwargs": {"num_layers": 1},
-    "synthesis_kwargs": {"channel_base": 64, "channel_max": 8},
-}
+# the tiny generator's shape, the one bench/probe_models.py builds its hostile files around
+G_KWARGS = runpy.run_path(str(ROOT / "bench" / "probe_models.py"))["G_KWARGS"]
 
 
 class Evil:
