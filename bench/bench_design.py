@@ -171,6 +171,7 @@ def main() -> None:
     for method in args.methods.split(","):
         rows, photos, features = run_method(method, requests, models, judge, bank, args)
         table.append(summary(method, rows, features, real, typical, len(requests)))
+        print(markdown_table(table[-1:]), flush=True)  # each method's row as soon as it is known
         grids[method] = photos
     print(markdown_table(table))
     best = max(table, key=lambda row: row["all (judge)"])
