@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
@@ -163,9 +164,22 @@ def test_concurrent_saves_from_four_workers_lose_nothing(tmp_path):
     assert len(list((tmp_path / "exports" / "studio").glob("*.png"))) == 200
 
 
+def _processes_running(module: str) -> list[int]:
+    """The ids of the processes whose command line names `module`."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if module.encode() in (proc / "cmdline").read_bytes().split(b"\0"):
+                found.append(int(proc.name))
+        except OSError:  # it ended meanwhile
+            continue
+    return found
+
+
 def test_two_served_workers_share_one_workspace(tmp_path):
-    """`serve_workers`: two uvicorn processes on one socket; every concurrent save lands in the
-    store and the pool's products go out once each, whichever worker answers."""
+    """`serve_workers`: two uvicorn processes on one socket, each saying when it listens; every
+    concurrent save lands in the store and the pool's products go out once each, whichever
+    worker answers; a third process, not a worker, refills the pool."""
     from fauxshop.catalog.demo_catalog import write_demo_catalog
     from fauxshop.cli import main
     from fauxshop.image.checkpoint import generator_fingerprint, load_generator
@@ -184,7 +198,9 @@ def test_two_served_workers_share_one_workspace(tmp_path):
         port = s.getsockname()[1]
     code = (f"from fauxshop.web.serve import serve_workers; "
             f"serve_workers({str(tmp_path)!r}, '127.0.0.1', {port}, 2)")  # fmt: skip
-    server = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+    server = subprocess.Popen(
+        [sys.executable, "-c", code], start_new_session=True, stdout=subprocess.PIPE, text=True
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 300
@@ -199,9 +215,18 @@ def test_two_served_workers_share_one_workspace(tmp_path):
             saves = list(pool.map(lambda i: client.post(f"{url}/api/save", json={"seed": i}),
                                   range(8)))  # fmt: skip
             products = list(pool.map(lambda _: client.get(f"{url}/api/product"), range(4)))
+        with Store(tmp_path / "catalog.db") as store:
+            while store.pool_count() == 0:
+                assert time.monotonic() < deadline, "the pool was never refilled"
+                time.sleep(1)
+        refills = _processes_running("fauxshop.web.refill")
     finally:
         os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
+        said = server.communicate(timeout=60)[0].splitlines()
+    workers = [line.split() for line in said if line.startswith("worker ")]
+    assert len({words[1] for words in workers}) == 2
+    assert all(words[2:5] == ["listening", "on", f"{url}/"] for words in workers)
+    assert len(refills) == 1 and refills[0] not in {int(words[1]) for words in workers}
     assert [r.status_code for r in saves + products] == [200] * 12
     with Store(tmp_path / "catalog.db") as store:
         assert len(store.generated()) == 8
