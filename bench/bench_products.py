@@ -5,9 +5,9 @@ writer) compose products of every class in turn (or `--category`), checked again
 freshly rendered demo catalog (600 products, seed 0) and the writer's training texts, as
 `make demo` does. Candidates are counted whether accepted or not, since every one costs all
 five stages. The same run also composes candidates one at a time (`compose_one`, as the
-studio does; each still runs the fixed batch shapes) for the one-at-a-time column. No peer is
-named for this pipeline, so there is no ratio column. The load average is printed: run it on
-an idle machine:
+studio does: its photo and tags in the fixed batch shapes, its text written alone) for the
+one-at-a-time column. No peer is named for this pipeline, so there is no ratio column. The
+load average is printed: run it on an idle machine:
 
     .venv/bin/python bench/bench_products.py            # 20 products
     .venv/bin/python bench/bench_products.py --quick    # 3 dresses: smoke check

@@ -2,7 +2,8 @@
 
 A product takes ~0.6 s to compose (most of it the writer) and may fail its checks; the page
 should not wait for that. While the studio serves, one thread keeps the store's pool at
-`Studio.pool_size` checked products; a visit takes the oldest (`Store.pool_take`, once each).
+`Studio.pool_size` checked products (served from files, in a process of its own:
+`fauxshop.web.refill`); a visit takes the oldest (`Store.pool_take`, once each).
 With several workers over one workspace only one refills: the one holding the workspace's
 pool lock (an flock, released by the system when its process ends, however it ends).
 """
