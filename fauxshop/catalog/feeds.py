@@ -193,10 +193,11 @@ def _shopify_product(group: list[Row]) -> dict[str, Any]:
         if any(variant.values()):
             variants.append({key: value for key, value in variant.items() if value})
     for _, name in options:
-        values = list(dict.fromkeys(v["options"][name] for v in variants if name in v["options"]))
+        chosen = (v.get("options", {}).get(name) for v in variants)
+        values = list(dict.fromkeys(value for value in chosen if value))
         if len(values) > 1:  # a choice, not a fact about the product: kept as the options
             attributes.setdefault("options", {})[name] = values
-        elif values != [DEFAULT_OPTION]:
+        elif values:
             _set(attributes, name.lower(), values[0])
     if variants:
         attributes["variants"] = variants

@@ -8,7 +8,6 @@ from pathlib import Path
 from fauxshop.atomic import atomic_open
 from fauxshop.catalog.config import PruneConfig
 from fauxshop.catalog.download import DownloadConfig
-from fauxshop.catalog.feeds import FORMATS
 from fauxshop.catalog.images import DEFAULT_MAX_PIXELS
 from fauxshop.cli.common import open_store, verb
 from fauxshop.config_args import add_dataclass_args, dataclass_from_args
@@ -16,6 +15,8 @@ from fauxshop.errors import FauxshopError
 from fauxshop.workspace import Workspace
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+# feeds.FORMATS, named here because feeds imports pyarrow (and numpy): --help must stay light.
+FEED_FORMATS = ("auto", "table", "shopify", "merchant")
 
 
 def cmd_demo(args) -> int:
@@ -166,7 +167,7 @@ def register(sub, common) -> None:
     )
     p.add_argument(
         "--format",
-        choices=FORMATS,
+        choices=FEED_FORMATS,
         default="auto",
         help="table, shopify or merchant; auto tells them by the header (default: auto; "
         "with --map: table)",
