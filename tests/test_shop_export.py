@@ -1,5 +1,6 @@
 """export-products: Shopify CSV, Merchant feed and a Hugging Face imagefolder from a products run
-folder (written by the real `save_products`) or the studio's saved products.
+folder (written by the real `save_products`) or the studio's saved products; a Shopify export
+ingested back (`ingest --format shopify`) gives the same products.
 
 The products are constructed records with random photos, so every test runs in a second or two
 without the models; the dataset test loads the export with the real `datasets` library.
@@ -18,7 +19,9 @@ import pytest
 from PIL import Image
 
 from fauxshop.catalog.store import Store
+from fauxshop.catalog.taxonomy import ATTRIBUTE_VALUES
 from fauxshop.cli import main
+from fauxshop.digest import file_sha256
 from fauxshop.errors import FauxshopError
 from fauxshop.products import export_run
 from fauxshop.products.compose import Candidate, ComposeResult
@@ -267,3 +270,24 @@ def test_the_studios_saved_products_export_without_runs_or_failed_ones(run, tmp_
 def test_shop_options_refuse_what_a_shop_would(options, message):
     with pytest.raises(FauxshopError, match=message):
         ShopOptions(**options)
+
+
+def test_a_shopify_export_ingests_back_as_the_same_products(run, tmp_path):
+    export_products(run, "shopify", tmp_path / "shop", tmp_path)
+    work = tmp_path / "work"
+    table = tmp_path / "shop" / "products.csv"
+    assert main(["ingest", str(table), "--format", "shopify", "--workdir", str(work)]) == 0
+    with Store(work / "catalog.db") as store:
+        rows = {row["sku"]: row for row in store.products()}
+    assert sorted(rows) == [sku for sku, *_ in PRODUCTS]
+    for seed, (sku, category, attributes, (height, width)) in enumerate(PRODUCTS):
+        row, original = rows[sku], record(sku, category, attributes, seed)
+        assert row["status"] == "ingested"
+        assert (row["title"], row["category"]) == (original["title"], category)
+        assert row["description"] == DESCRIPTION  # Body (HTML) back to the same lines
+        back = json.loads(row["attributes"])
+        assert {k: v for k, v in back.items() if k in ATTRIBUTE_VALUES} == attributes
+        assert json.loads(back["provenance"]) == original["provenance"]
+        assert "synthetic" in back["Tags"]
+        assert row["image_sha256"] == file_sha256(run / "images" / f"{sku}.png")
+        assert (row["width"], row["height"]) == (width, height)
