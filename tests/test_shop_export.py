@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fauxshop.catalog.feeds import taxonomy_category
 from fauxshop.catalog.store import Store
-from fauxshop.catalog.taxonomy import ATTRIBUTE_VALUES
+from fauxshop.catalog.taxonomy import ATTRIBUTE_VALUES, CATEGORIES
 from fauxshop.cli import main
 from fauxshop.digest import file_sha256
 from fauxshop.errors import FauxshopError
@@ -28,7 +29,7 @@ from fauxshop.products.compose import Candidate, ComposeResult
 from fauxshop.products.export import save_products
 from fauxshop.products.export_config import ShopOptions
 from fauxshop.products.export_run import MANIFEST, export_products
-from fauxshop.products.shop_export import G_NS, body_html
+from fauxshop.products.shop_export import G_NS, GOOGLE_CATEGORIES, body_html
 from fauxshop.web.app import save_product
 
 DESCRIPTION = (
@@ -291,3 +292,9 @@ def test_a_shopify_export_ingests_back_as_the_same_products(run, tmp_path):
         assert "synthetic" in back["Tags"]
         assert row["image_sha256"] == file_sha256(run / "images" / f"{sku}.png")
         assert (row["width"], row["height"]) == (width, height)
+
+
+def test_every_google_category_written_is_read_back_as_its_category():
+    assert set(GOOGLE_CATEGORIES) == set(CATEGORIES)
+    for category, path in GOOGLE_CATEGORIES.items():
+        assert taxonomy_category(path) == category
