@@ -198,6 +198,16 @@ def test_xml_broken_mid_way_keeps_the_items_before(tmp_path, store, photos):
     assert store.ingest_rejects()[0]["row_number"] == 2
 
 
+def test_xml_item_nested_too_deep_is_one_bad_row(tmp_path, store, photos):
+    deep = "<g:a>" * 5000 + "x" + "</g:a>" * 5000
+    items = ITEM.format(sku="X1", image="p0.png").replace("</item>", deep + "</item>")
+    feed = tmp_path / "feed.xml"
+    feed.write_text(RSS.format(items=items + ITEM.format(sku="X2", image="p3.png")))
+    report = ingest_table(store, feed, photos)
+    assert report.added == 1 and dict(report.bad_rows) == {"over_limit": 1}
+    assert store.product("X2") is not None
+
+
 def test_auto_detection_and_map(tmp_path, photos):
     shopify = shopify_feed(tmp_path)
     merchant = write_rows(tmp_path / "m.csv", ["id", "title", "image_link"], [["a", "t", "p0.png"]])

@@ -40,6 +40,7 @@ import defusedxml.ElementTree as safe_xml
 from fauxshop.catalog.html_text import html_to_text, looks_like_html
 from fauxshop.catalog.tables import (
     ATTRIBUTES_COLUMN,
+    MAX_DEPTH,
     BadRow,
     ColumnMapping,
     Row,
@@ -299,10 +300,14 @@ def _xml_items(path: Path, overrides: dict[str, str]) -> Iterator[Row | BadRow]:
             if _local(element.tag) not in ("item", "entry"):
                 continue
             number += 1
-            raw = tostring(element, encoding="unicode")
-            values = _xml_values(element)
             if parents:
                 parents[-1].remove(element)  # the feed is read as a stream: drop what is done
+            try:
+                values = _xml_values(element, 1)
+                raw = tostring(element, encoding="unicode")  # recursive: only once depth is known
+            except RowProblem as e:
+                yield BadRow(number, e.reason, str(e), f"<{_local(element.tag)}> {e}")
+                continue
             if problem := value_problem(values):
                 yield BadRow(number, *problem, raw)
                 continue
@@ -316,13 +321,15 @@ def _xml_items(path: Path, overrides: dict[str, str]) -> Iterator[Row | BadRow]:
         raise TableError(f"{path}: cannot read: {e.strerror}") from None
 
 
-def _xml_values(item: Element) -> dict[str, Any]:
+def _xml_values(item: Element, depth: int) -> dict[str, Any]:
     """Child elements by local name (`g:id` → id); a repeated one is a list, one with children
-    a dict of theirs (`g:shipping`)."""
+    a dict of theirs (`g:shipping`), at most MAX_DEPTH levels deep."""
+    if depth > MAX_DEPTH:
+        raise RowProblem("over_limit", f"elements nested over {MAX_DEPTH} levels deep")
     values: dict[str, Any] = {}
     for child in item:
         name = _local(child.tag)
-        value: Any = _xml_values(child) if len(child) else (child.text or "").strip()
+        value: Any = _xml_values(child, depth + 1) if len(child) else (child.text or "").strip()
         if _local(child.tag) == "link" and not value:
             value = child.get("href", "")  # Atom's <link href="...">
         if name in values:

@@ -10,6 +10,10 @@ nothing; a changed row is updated in place.
 An image path must resolve, symlinks followed, to a file inside the images folder: a table is
 data, and data must not make ingest read (and pack ship) /etc/passwd or a private photo. The
 user can lift this with `allow_outside` when the photos really live elsewhere.
+
+The table may be a retailer's feed (`feeds.py`: Shopify, Google Merchant), and an image may be
+an http(s) URL: `download.py` fetches it into the workspace's cache, and a failed download is a
+product stored as 'rejected' with the download's reason, like any unusable photo.
 """
 
 from __future__ import annotations

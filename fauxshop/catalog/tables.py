@@ -1,4 +1,5 @@
-"""Read a catalog table (JSONL, CSV or Parquet) row by row, never giving up on a file for one row.
+"""Read a catalog table (JSONL, CSV, TSV or Parquet) row by row, never giving up on a file for
+one row. (Retailers' feeds are read by `feeds.py`, on top of these readers.)
 
 `read_rows` yields, per row, either a `Row` (column → value) or a `BadRow` saying why the row
 can't be read: `not_utf8`, `malformed_row` or `over_limit`. `to_catalog_row` then applies the
