@@ -157,11 +157,13 @@ def test_every_failure_is_a_reason(tmp_path, server):
         got = {path: reason(downloader, server.url(path)) for path in cases}
         assert reason(downloader, "ftp://127.0.0.1/x.png") == "download_bad_scheme"
         assert reason(downloader, "file:///etc/hostname") == "download_bad_scheme"
+        assert reason(downloader, server.url("/good/3.png?v=1 2")) == "ok"  # quoted on the way
+        assert reason(downloader, "http://127.0.0.1:99999/x.png") == "download_failed"
     assert got == cases
     assert server.requests["/loop.png"] == FAST.max_redirects + 1
     # Only whole images reach the cache: no partial body, no temp file, no error page.
     cached = sorted(p for p in (tmp_path / "cache").rglob("*") if p.is_file())
-    assert len(cached) == 2
+    assert len(cached) == 3
     assert all(Image.open(p).format == "PNG" for p in cached)
 
 

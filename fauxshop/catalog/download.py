@@ -33,7 +33,7 @@ from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 from PIL import Image
 
@@ -48,6 +48,7 @@ CHUNK = 1 << 16
 STALE_TEMP_S = 3600  # a temp file this old was left by a killed run, not a live one
 MAX_RETRY_AFTER_S = 30.0
 USER_AGENT = "fauxshop-ingest/0.1"
+URL_SAFE = "/%:@!$&'()*+,;=?~-._"  # kept as they are when a URL's path and query are quoted
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,9 @@ class Downloader:
         except ImageProblem:
             self._count("failed")
             raise
+        except Exception as e:  # a URL http.client can't even send (a bad port, an odd host)
+            self._count("failed")
+            raise ImageProblem("download_failed", f"{url[:200]}: {type(e).__name__}: {e}") from None
         self._count("fetched")
         return target
 
@@ -195,7 +199,9 @@ class Downloader:
             else http.client.HTTPConnection
         )
         conn = kind(parts.hostname, parts.port, timeout=config.timeout_s)
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        # Feeds hold URLs with spaces and non-ASCII; the request line must be ASCII.
+        path = quote(parts.path or "/", safe=URL_SAFE)
+        path += f"?{quote(parts.query, safe=URL_SAFE)}" if parts.query else ""
         try:
             conn.request("GET", path, headers={"User-Agent": USER_AGENT, "Accept": "image/*"})
             response = conn.getresponse()
