@@ -29,7 +29,7 @@ from fauxshop.products.compose import Candidate, ComposeResult
 from fauxshop.products.export import save_products
 from fauxshop.products.export_config import ShopOptions
 from fauxshop.products.export_run import MANIFEST, export_products
-from fauxshop.products.shop_export import G_NS, GOOGLE_CATEGORIES, body_html
+from fauxshop.products.shop_export import G_NS, GOOGLE_CATEGORIES, body_html, write_shopify
 from fauxshop.web.app import save_product
 
 DESCRIPTION = (
@@ -119,6 +119,13 @@ def test_shopify_csv_holds_each_product_with_its_photo_beside_it(run, tmp_path):
         row = next(csv.DictReader(f))
     assert row["Image Src"] == f"https://cdn.example.com/feed/images/{PRODUCTS[0][0]}.png"
     assert row["Variant Price"] == "19.90"
+
+
+def test_skus_sharing_a_shopify_handle_are_refused(tmp_path):
+    records = [record(sku, "dress", {}, 0) for sku in ("Fake_1", "fake-1")]
+    with pytest.raises(FauxshopError, match="share a Shopify handle: fake-1"):
+        write_shopify([(r, "x.png") for r in records], tmp_path / "p.csv", ShopOptions())
+    assert not list(tmp_path.iterdir())
 
 
 def test_body_html_escapes_text_and_lists_bullets():

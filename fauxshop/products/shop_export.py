@@ -18,10 +18,12 @@ import csv
 import html
 import json
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
 from fauxshop.atomic import atomic_open
+from fauxshop.errors import FauxshopError
 from fauxshop.products.export_config import ShopOptions
 
 # The demo taxonomy's categories in Google's product taxonomy (its full paths, which Merchant
@@ -32,7 +34,7 @@ GOOGLE_CATEGORIES = {
     "top": "Apparel & Accessories > Clothing > Shirts & Tops",
     "jumpsuit": "Apparel & Accessories > Clothing > One-pieces > Jumpsuits & Rompers",
 }
-MERCHANT_COLOURS = ("colour", "pattern")  # attributes Merchant has its own fields for
+MERCHANT_OWN = ("colour", "pattern")  # attributes Merchant has fields of its own for
 G_NS = "http://base.google.com/ns/1.0"
 DETAIL_PARTS = ("section_name", "attribute_name", "attribute_value")
 
@@ -99,6 +101,7 @@ def _attribute_names(records: Sequence[dict]) -> list[str]:
 
 
 def shopify_row(record: dict, image: str, options: ShopOptions) -> dict:
+    """One product's row of the Shopify CSV: its only variant and its only image."""
     attributes, category = record["attributes"], record["category"]
     tags = ["synthetic", *(f"{k}:{v}" for k, v in sorted(attributes.items()))]
     colour = attributes.get("colour")
@@ -129,6 +132,10 @@ def shopify_row(record: dict, image: str, options: ShopOptions) -> dict:
 def write_shopify(products: Sequence[tuple[dict, str]], path: Path, options: ShopOptions) -> None:
     """`products` as (record, image path) into a Shopify product-import CSV at `path`."""
     records = [r for r, _ in products]
+    handles = Counter(handle(r["sku"]) for r in records)
+    shared = sorted(h for h, n in handles.items() if n > 1)
+    if shared:  # Shopify would merge their rows into one product
+        raise FauxshopError(f"export: skus that share a Shopify handle: {', '.join(shared)}")
     columns = [
         *SHOPIFY_COLUMNS,
         *(metafield_column(k) for k in _attribute_names(records)),
@@ -148,7 +155,7 @@ def merchant_item(record: dict, image: str, options: ShopOptions) -> dict:
     details = [
         ("General", k.replace("_", " ").capitalize(), v)
         for k, v in sorted(attributes.items())
-        if k not in MERCHANT_COLOURS
+        if k not in MERCHANT_OWN
     ]
     shop = options.shop_url
     link = f"{shop.rstrip('/')}/products/{handle(record['sku'])}" if shop else ""
