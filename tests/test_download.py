@@ -252,3 +252,19 @@ def test_ingest_of_a_feed_by_url_rejects_each_failure_with_its_reason(tmp_path, 
         again = ingest_table(store, feed, tmp_path, download=FAST)
         assert again.unchanged == 11 and again.rejected == report.rejected
     assert sum(n for path, n in server.requests.items() if "good" in path) == requests == 3
+
+
+def test_cli_ingest_of_a_feed_downloads_into_the_workspace(tmp_path, server, capsys):
+    from fauxshop.cli import main
+
+    feed = write_merchant_tsv(
+        tmp_path / "feed.txt", [("a", server.url("/good/4.png")), ("b", server.url("/slow.png"))]
+    )
+    work = tmp_path / "work"
+    args = ["ingest", str(feed), "--format", "merchant", "--workdir", str(work)]
+    assert main([*args, "--timeout-s", "0.2", "--retries", "0"]) == 0
+    assert "download_timeout" in capsys.readouterr().out
+    assert server.requests["/slow.png"] == 1  # --retries 0: one attempt
+    with Store(work / "catalog.db") as store:
+        assert Path(store.product("a")["image_path"]).parent.parent == work / "downloads"
+        assert store.product("b")["reject_reason"] == "download_timeout"
