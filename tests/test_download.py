@@ -98,8 +98,14 @@ class Server:
             send(h, 200, "image/png", b"<html><body>Sorry, no such product</body></html>")
         elif path == "/page.png":
             send(h, 200, "text/html; charset=utf-8", b"<html>login</html>")
-        elif path == "/flaky.png":
+        elif path in ("/flaky.png", "/limited.png"):
             if self.requests[path] == 1:
+                if path == "/limited.png":
+                    h.send_response(429)
+                    h.send_header("Retry-After", "0")
+                    h.send_header("Content-Length", "0")
+                    h.end_headers()
+                    return
                 send(h, 503, "text/plain", b"busy")
             else:
                 send(h, 200, "image/png", png_bytes(5))
@@ -167,11 +173,12 @@ def test_every_failure_is_a_reason(tmp_path, server):
     assert all(Image.open(p).format == "PNG" for p in cached)
 
 
-def test_5xx_is_retried_and_4xx_is_not(tmp_path, server):
+def test_5xx_and_429_are_retried_and_4xx_is_not(tmp_path, server):
     with Downloader(tmp_path / "cache", FAST, progress=False) as downloader:
         assert downloader.fetch(server.url("/flaky.png")).is_file()
+        assert downloader.fetch(server.url("/limited.png")).is_file()
         assert reason(downloader, server.url("/missing.png")) == "download_http_error"
-    assert server.requests["/flaky.png"] == 2
+    assert server.requests["/flaky.png"] == server.requests["/limited.png"] == 2
     assert server.requests["/missing.png"] == 1
 
 
