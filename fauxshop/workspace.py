@@ -37,6 +37,11 @@ class Workspace:
     def exports_dir(self) -> Path:
         return self.root / "exports"
 
+    @property
+    def downloads_dir(self) -> Path:
+        """Images ingest fetched by URL, cached by the URL's hash (a rerun fetches none twice)."""
+        return self.root / "downloads"
+
     def newest_archive(self, pattern: str = "*.zip") -> Path | None:
         """The most recently written file in archives/ matching `pattern` (None: none)."""
         found = sorted(self.archives_dir.glob(pattern), key=lambda p: p.stat().st_mtime)

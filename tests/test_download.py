@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fauxshop.catalog.download import DownloadConfig, Downloader, is_url
+from fauxshop.catalog.config import DownloadConfig
+from fauxshop.catalog.download import Downloader, is_url
 from fauxshop.catalog.images import ImageProblem
 from fauxshop.catalog.ingest import ingest_table
 from fauxshop.catalog.store import Store

@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -13,12 +15,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fauxshop.catalog.feeds import FORMATS, read_feed, taxonomy_category
+from fauxshop.catalog.feeds import read_feed, taxonomy_category
 from fauxshop.catalog.html_text import html_to_text
 from fauxshop.catalog.ingest import ingest_table
 from fauxshop.catalog.store import Store
 from fauxshop.catalog.tables import MAX_FIELD_CHARS, TableError, parse_mapping
-from fauxshop.cli.catalog import FEED_FORMATS
 
 SHOPIFY_HEADER = [
     "Handle", "Title", "Body (HTML)", "Vendor", "Product Category", "Type", "Tags",
@@ -221,7 +222,6 @@ def test_auto_detection_and_map(tmp_path, photos):
     with pytest.raises(TableError, match="both Shopify and Merchant; give --format"):
         read_feed(both)
     assert read_feed(both, "merchant")[0] == "merchant"
-    assert FEED_FORMATS == FORMATS  # the CLI's light copy of the choices
     # --map: with auto, the table is plain; with a named format, it picks the feed's columns.
     assert read_feed(shopify, "auto", parse_mapping("sku=Handle,image=Image Src"))[0] == "table"
     with pytest.raises(TableError, match="a shopify feed is a CSV file"):
@@ -285,3 +285,20 @@ def test_html_to_text():
     start = time.perf_counter()
     assert html_to_text("<div>" * 50_000 + "deep" + "</div>" * 50_000) == "deep"
     assert time.perf_counter() - start < 20  # linear, not a tree edit per element
+
+
+def test_ingest_help_lists_the_formats_without_loading_the_readers():
+    """The CLI takes --format's choices from the light config module: `ingest --help` loads
+    neither pyarrow nor numpy (which feeds.py brings in through the table readers)."""
+    code = (
+        "import contextlib, io, sys\n"
+        "from fauxshop.cli import main\n"
+        "out = io.StringIO()\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(out):\n"
+        "    main(['ingest', '--help'])\n"
+        "print(sorted(m for m in ('pyarrow', 'numpy') if m in sys.modules))\n"
+        "print('{auto,table,shopify,merchant}' in out.getvalue())\n"
+        "print('--allow-private-hosts' in out.getvalue())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["[]", "True", "True"]

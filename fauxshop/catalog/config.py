@@ -1,13 +1,17 @@
-"""The prune rules' thresholds: every field a `prune` flag, saved with each prune run.
+"""The catalog verbs' settings: the prune rules' thresholds, how images are downloaded, and
+the feed formats `ingest` reads. Every field is a flag, saved with each run.
 
-Light on purpose (no numpy, scipy or torch), so the CLI builds `--help` at once.
+Light on purpose (no numpy, pyarrow, scipy or torch), so the CLI builds `--help` at once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fauxshop.catalog.images import DEFAULT_MAX_BYTES
 from fauxshop.config_args import help_field
+
+FEED_FORMATS = ("auto", "table", "shopify", "merchant")  # what `ingest --format` reads
 
 
 @dataclass
@@ -39,3 +43,20 @@ class PruneConfig:
         0.25,
     )
     batch_size: int = help_field("verdicts written per store transaction", 256)
+
+
+@dataclass(frozen=True)
+class DownloadConfig:
+    """How images named by URL are fetched; every field is an `ingest` flag."""
+
+    workers: int = help_field("downloads at once, all hosts together", 16)
+    per_host: int = help_field("requests at once to one host", 4)
+    timeout_s: float = help_field("seconds to connect, and between two reads", 10.0)
+    deadline_s: float = help_field("seconds one download attempt may take in all", 120.0)
+    retries: int = help_field("attempts after the first on connection errors, 5xx, 429", 3)
+    backoff_s: float = help_field("seconds before retry k: this * 2**k, with jitter", 0.5)
+    max_bytes: int = help_field("refuse a download over this many bytes", DEFAULT_MAX_BYTES)
+    max_redirects: int = help_field("redirects followed before giving up", 5)
+    allow_private_hosts: bool = help_field(
+        "fetch from loopback, private, link-local (cloud metadata) addresses too", False
+    )

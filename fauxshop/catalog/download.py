@@ -31,15 +31,14 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urljoin, urlsplit
 
 from PIL import Image
 
 from fauxshop.atomic import atomic_path
-from fauxshop.catalog.images import DEFAULT_MAX_BYTES, ImageProblem
-from fauxshop.config_args import help_field
+from fauxshop.catalog.config import DownloadConfig
+from fauxshop.catalog.images import ImageProblem
 from fauxshop.progress import bar
 
 SCHEMES = ("http", "https")
@@ -49,20 +48,6 @@ STALE_TEMP_S = 3600  # a temp file this old was left by a killed run, not a live
 MAX_RETRY_AFTER_S = 30.0
 USER_AGENT = "fauxshop-ingest/0.1"
 URL_SAFE = "/%:@!$&'()*+,;=?~-._"  # kept as they are when a URL's path and query are quoted
-
-
-@dataclass(frozen=True)
-class DownloadConfig:
-    """How images named by URL are fetched; every field is an `ingest` flag."""
-
-    workers: int = help_field("downloads at once, all hosts together", 16)
-    per_host: int = help_field("requests at once to one host", 4)
-    timeout_s: float = help_field("seconds to connect, and between two reads", 10.0)
-    deadline_s: float = help_field("seconds one download attempt may take in all", 120.0)
-    retries: int = help_field("attempts after the first on connection errors, 5xx, 429", 3)
-    backoff_s: float = help_field("seconds before retry k: this * 2**k, with jitter", 0.5)
-    max_bytes: int = help_field("refuse a download over this many bytes", DEFAULT_MAX_BYTES)
-    max_redirects: int = help_field("redirects followed before giving up", 5)
 
 
 class _Retry(Exception):

@@ -37,6 +37,7 @@ from xml.etree.ElementTree import Element, ParseError, tostring
 import defusedxml
 import defusedxml.ElementTree as safe_xml
 
+from fauxshop.catalog.config import FEED_FORMATS
 from fauxshop.catalog.html_text import html_to_text, looks_like_html
 from fauxshop.catalog.tables import (
     ATTRIBUTES_COLUMN,
@@ -53,7 +54,6 @@ from fauxshop.catalog.tables import (
 )
 from fauxshop.catalog.taxonomy import ATTRIBUTE_VALUES, CATEGORIES, find_mentions, unknown_words
 
-FORMATS = ("auto", "table", "shopify", "merchant")
 FEED_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": "\t"}
 MAX_GROUP_ROWS = 5000  # rows of one Shopify product (its variants and images) kept
 # Google's numeric ids of the categories the taxonomy knows (taxonomy-with-ids.en-US.txt).
@@ -84,8 +84,8 @@ def read_feed(
     """(format read, rows, the mapping `to_catalog_row` applies to them) for a feed or a plain
     table. A format that can't be told, or a feed in a file type it never comes in, is a
     TableError before anything is read."""
-    if fmt not in FORMATS:
-        raise TableError(f"{path}: unknown format {fmt!r} (use {', '.join(FORMATS)})")
+    if fmt not in FEED_FORMATS:
+        raise TableError(f"{path}: unknown format {fmt!r} (use {', '.join(FEED_FORMATS)})")
     suffix = path.suffix.lower()
     if fmt == "auto":
         fmt = "table" if mapping is not None else _detect(path, suffix)

@@ -28,7 +28,8 @@ from itertools import islice
 from pathlib import Path
 from typing import TypeVar
 
-from fauxshop.catalog.download import DownloadConfig, Downloader, is_url
+from fauxshop.catalog.config import DownloadConfig
+from fauxshop.catalog.download import Downloader, is_url
 from fauxshop.catalog.feeds import read_feed
 from fauxshop.catalog.images import (
     DEFAULT_MAX_BYTES,
@@ -45,6 +46,7 @@ from fauxshop.catalog.tables import (
     to_catalog_row,
 )
 from fauxshop.progress import progress
+from fauxshop.workspace import Workspace
 
 BATCH_SIZE = 500  # products per upsert_products call, i.e. per transaction
 T = TypeVar("T")
@@ -118,7 +120,7 @@ def ingest_table(
     download: DownloadConfig | None = None,
     downloads_dir: Path | None = None,
 ) -> IngestReport:
-    """Read `table` (a plain table or a feed: `feeds.FORMATS`), check every image, under
+    """Read `table` (a plain table or a feed: `config.FEED_FORMATS`), check every image, under
     `images_dir` or fetched by URL into `downloads_dir` (default: downloads/ beside the store),
     and upsert the products (`allow_outside`: also images whose paths lead outside
     `images_dir`). A user's `mapping` wins over auto-detecting a feed."""
@@ -126,7 +128,7 @@ def ingest_table(
     fmt, table_rows, row_mapping = read_feed(table, feed_format, mapping)
     mapping = mapping or ColumnMapping()
     download = download or DownloadConfig()
-    downloads_dir = downloads_dir or store.path.parent / "downloads"
+    downloads_dir = downloads_dir or Workspace(store.path.parent).downloads_dir
     source = str(table.resolve())
     images_root = images_dir.resolve()
     report = IngestReport(source)

@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 from fauxshop.atomic import atomic_open
-from fauxshop.catalog.config import PruneConfig
-from fauxshop.catalog.download import DownloadConfig
+from fauxshop.catalog.config import FEED_FORMATS, DownloadConfig, PruneConfig
 from fauxshop.catalog.images import DEFAULT_MAX_PIXELS
 from fauxshop.cli.common import open_store, verb
 from fauxshop.config_args import add_dataclass_args, dataclass_from_args
@@ -15,8 +14,6 @@ from fauxshop.errors import FauxshopError
 from fauxshop.workspace import Workspace
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
-# feeds.FORMATS, named here because feeds imports pyarrow (and numpy): --help must stay light.
-FEED_FORMATS = ("auto", "table", "shopify", "merchant")
 
 
 def cmd_demo(args) -> int:
@@ -79,7 +76,7 @@ def cmd_ingest(args) -> int:
                 allow_outside=args.allow_images_outside,
                 feed_format=args.format,
                 download=dataclass_from_args(DownloadConfig, args),
-                downloads_dir=Workspace.open(args.workdir).root / "downloads",
+                downloads_dir=Workspace.open(args.workdir).downloads_dir,
             )
     print(report.format())
     return 0
