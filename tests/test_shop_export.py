@@ -20,7 +20,7 @@ from PIL import Image
 
 from fauxshop.catalog.feeds import taxonomy_category
 from fauxshop.catalog.store import Store
-from fauxshop.catalog.taxonomy import ATTRIBUTE_VALUES, CATEGORIES
+from fauxshop.catalog.taxonomy import ATTRIBUTE_VALUES, CATEGORIES, GOOGLE_CATEGORIES
 from fauxshop.cli import main
 from fauxshop.digest import file_sha256
 from fauxshop.errors import FauxshopError
@@ -29,7 +29,7 @@ from fauxshop.products.compose import Candidate, ComposeResult
 from fauxshop.products.export import save_products
 from fauxshop.products.export_config import ShopOptions
 from fauxshop.products.export_run import MANIFEST, export_products
-from fauxshop.products.shop_export import G_NS, GOOGLE_CATEGORIES, body_html, write_shopify
+from fauxshop.products.shop_export import G_NS, body_html, google_category, write_shopify
 from fauxshop.web.app import save_product
 
 DESCRIPTION = (
@@ -303,5 +303,9 @@ def test_a_shopify_export_ingests_back_as_the_same_products(run, tmp_path):
 
 def test_every_google_category_written_is_read_back_as_its_category():
     assert set(GOOGLE_CATEGORIES) == set(CATEGORIES)
-    for category, path in GOOGLE_CATEGORIES.items():
+    for category, (google_id, path) in GOOGLE_CATEGORIES.items():
+        assert google_category(category) == path
         assert taxonomy_category(path) == category
+        assert taxonomy_category(google_id) == category
+        assert taxonomy_category(f"{google_id} - {path}") == category
+    assert google_category("coat") == ""

@@ -52,12 +52,17 @@ from fauxshop.catalog.tables import (
     read_rows,
     value_problem,
 )
-from fauxshop.catalog.taxonomy import ATTRIBUTE_VALUES, CATEGORIES, find_mentions, unknown_words
+from fauxshop.catalog.taxonomy import (
+    ATTRIBUTE_VALUES,
+    CATEGORIES,
+    GOOGLE_CATEGORIES,
+    find_mentions,
+    unknown_words,
+)
 
 FEED_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": "\t"}
 MAX_GROUP_ROWS = 5000  # rows of one Shopify product (its variants and images) kept
-# Google's numeric ids of the categories the taxonomy knows (taxonomy-with-ids.en-US.txt).
-GOOGLE_CATEGORY_IDS = {"2271": "dress", "1581": "skirt", "212": "top", "5250": "jumpsuit"}
+GOOGLE_IDS = {google_id: category for category, (google_id, _) in GOOGLE_CATEGORIES.items()}
 # Feed attribute names → the taxonomy attribute whose values they hold.
 TAXONOMY_NAMES = {
     "color": "colour",
@@ -389,8 +394,8 @@ def taxonomy_category(value: Any) -> str:
         return ""
     number, _, rest = value.partition(" - ")
     if number.strip().isdigit():
-        if number.strip() in GOOGLE_CATEGORY_IDS:
-            return GOOGLE_CATEGORY_IDS[number.strip()]
+        if number.strip() in GOOGLE_IDS:
+            return GOOGLE_IDS[number.strip()]
         value = rest
     for segment in reversed(value.split(">")):
         for word in re.findall(r"[a-z]+", segment.lower()):

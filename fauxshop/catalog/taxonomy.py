@@ -47,6 +47,16 @@ CATEGORY_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "skirt": ("colour", "pattern", "length"),
 }
 
+# Each category's place in Google's product taxonomy (taxonomy-with-ids.en-US.txt): its numeric
+# id and its full path, either of which Merchant Center and Shopify accept. Feeds are read
+# through it (`feeds.taxonomy_category`) and exports written with it (`shop_export`).
+GOOGLE_CATEGORIES: dict[str, tuple[str, str]] = {
+    "dress": ("2271", "Apparel & Accessories > Clothing > Dresses"),
+    "skirt": ("1581", "Apparel & Accessories > Clothing > Skirts"),
+    "top": ("212", "Apparel & Accessories > Clothing > Shirts & Tops"),
+    "jumpsuit": ("5250", "Apparel & Accessories > Clothing > One-Pieces > Jumpsuits & Rompers"),
+}
+
 ATTRIBUTE_VALUES: dict[str, tuple[str, ...]] = {
     "colour": tuple(COLOURS),
     "pattern": PATTERNS,

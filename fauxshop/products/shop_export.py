@@ -1,15 +1,15 @@
 """Composed products as a shop loads them: a Shopify product-import CSV and a Google Merchant
 Center feed (TSV and RSS 2.0 XML).
 
-One product is one Shopify row (one variant, one image) and one Merchant item; the photo is a
-file beside the table, referred to by its relative path or, given a base URL, by its URL. The
-category maps to Google's product taxonomy (`GOOGLE_CATEGORIES`) where it has a place there
-and is always the product type; every attribute the tagger claimed is a Shopify metafield
-column (`custom.NAME`) and a `NAME:value` tag, and colour and pattern are also Merchant's
-own `color` and `pattern`. Products are marked synthetic (a tag, custom label 0) and carry
-their provenance (a metafield; in the Merchant feed the seed and generator hash as custom
-labels). Shopify imports them as drafts: a person looks at a synthetic product before it
-goes on sale.
+One product is one Shopify row (one variant, one image) and one Merchant item; the photo is
+a file beside the table, referred to by its relative path or, given a base URL, by its URL.
+The category maps to Google's product taxonomy (`taxonomy.GOOGLE_CATEGORIES`, the table
+`ingest` reads categories with) where it has a place there and is always the product type;
+every attribute the tagger claimed is a Shopify metafield column (`custom.NAME`) and a
+`NAME:value` tag, and colour and pattern are also Merchant's own `color` and `pattern`.
+Products are marked synthetic (a tag, custom label 0) and carry their provenance (a
+metafield; in the Merchant feed the seed and generator hash as custom labels). Shopify
+imports them as drafts: a person looks at a synthetic product before it goes on sale.
 """
 
 from __future__ import annotations
@@ -23,17 +23,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fauxshop.atomic import atomic_open
+from fauxshop.catalog.taxonomy import GOOGLE_CATEGORIES
 from fauxshop.errors import FauxshopError
 from fauxshop.products.export_config import ShopOptions
 
-# The demo taxonomy's categories in Google's product taxonomy (its full paths, which Merchant
-# Center and Shopify accept in place of the numeric ids).
-GOOGLE_CATEGORIES = {
-    "dress": "Apparel & Accessories > Clothing > Dresses",
-    "skirt": "Apparel & Accessories > Clothing > Skirts",
-    "top": "Apparel & Accessories > Clothing > Shirts & Tops",
-    "jumpsuit": "Apparel & Accessories > Clothing > One-pieces > Jumpsuits & Rompers",
-}
 MERCHANT_OWN = ("colour", "pattern")  # attributes Merchant has fields of its own for
 G_NS = "http://base.google.com/ns/1.0"
 DETAIL_PARTS = ("section_name", "attribute_name", "attribute_value")
@@ -61,6 +54,12 @@ MERCHANT_FIELDS = (
 def metafield_column(name: str) -> str:
     """Shopify's CSV header for the product metafield custom.NAME."""
     return f"{name.replace('_', ' ').capitalize()} (product.metafields.custom.{name})"
+
+
+def google_category(category: str) -> str:
+    """The category's full path in Google's product taxonomy ('' where it has none): read
+    more easily by a person than the numeric id, and accepted in its place."""
+    return GOOGLE_CATEGORIES[category][1] if category in GOOGLE_CATEGORIES else ""
 
 
 def handle(sku: str) -> str:
@@ -108,7 +107,7 @@ def shopify_row(record: dict, image: str, options: ShopOptions) -> dict:
     row = {
         "Handle": handle(record["sku"]), "Title": record["title"],
         "Body (HTML)": body_html(record["description"]), "Vendor": options.vendor,
-        "Product Category": GOOGLE_CATEGORIES.get(category, ""), "Type": category,
+        "Product Category": google_category(category), "Type": category,
         "Tags": ", ".join(tags), "Published": "FALSE",
         "Option1 Name": "Color" if colour else "Title",
         "Option1 Value": colour or "Default Title",
@@ -117,7 +116,7 @@ def shopify_row(record: dict, image: str, options: ShopOptions) -> dict:
         "Variant Price": options.price, "Variant Requires Shipping": "TRUE",
         "Variant Taxable": "TRUE", "Image Src": image, "Image Position": "1",
         "Image Alt Text": record["title"], "Gift Card": "FALSE",
-        "Google Shopping / Google Product Category": GOOGLE_CATEGORIES.get(category, ""),
+        "Google Shopping / Google Product Category": google_category(category),
         "Google Shopping / Gender": options.gender or "",
         "Google Shopping / Age Group": options.age_group or "",
         "Google Shopping / Condition": "new", "Google Shopping / Custom Product": "TRUE",
@@ -164,7 +163,7 @@ def merchant_item(record: dict, image: str, options: ShopOptions) -> dict:
         "link": link, "image_link": options.image_ref(image),
         "availability": "in_stock", "price": f"{options.price} {options.currency.upper()}",
         "condition": "new", "brand": options.vendor, "identifier_exists": "no",
-        "google_product_category": GOOGLE_CATEGORIES.get(record["category"], ""),
+        "google_product_category": google_category(record["category"]),
         "product_type": record["category"], "color": attributes.get("colour", ""),
         "pattern": attributes.get("pattern", ""), "gender": options.gender or "",
         "age_group": options.age_group or "", "product_detail": details,
