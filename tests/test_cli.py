@@ -11,10 +11,10 @@ from fauxshop.cli import build_parser, main
 
 VERBS = [
     "demo", "demo-catalog", "ingest", "prune", "pack", "status",
-    "train-image", "generate", "mix", "walk", "metrics", "export-generator",
+    "train-image", "generate", "mix", "walk", "metrics", "export-generator", "convert",
     "train-text", "write", "eval-text",
     "train-tagger", "calibrate-tagger", "project", "directions", "edit", "rare", "products",
-    "augment-study", "serve",
+    "augment-study", "serve", "design", "export-products",
 ]  # fmt: skip
 
 
