@@ -171,6 +171,52 @@ def test_merchant_xml(tmp_path, store, photos):
     }
 
 
+DETAIL = (
+    "<g:product_detail><g:section_name>{}</g:section_name><g:attribute_name>{}"
+    "</g:attribute_name><g:attribute_value>{}</g:attribute_value></g:product_detail>"
+)
+
+
+def test_merchant_product_details_of_taxonomy_attributes_become_them(tmp_path, store, photos):
+    one = DETAIL.format("General", "Sleeve", "Long-sleeved")
+    several = (
+        one
+        + DETAIL.format("General", "Neckline", "V-neck")
+        + DETAIL.format("Care", "Washing", "30°C")
+        + DETAIL.format("General", "Length", "ankle-grazing")
+    )  # no taxonomy value: kept
+    items = "".join(
+        f"<item><g:id>{sku}</g:id><title>t</title><g:image_link>p0.png</g:image_link>"
+        f"{details}</item>"
+        for sku, details in (("x1", one), ("x2", several))
+    )
+    (tmp_path / "feed.xml").write_text(RSS.format(items=items))
+    header = ["id", "title", "image_link", "product_detail"]
+    row = ["t1", "t", "p0.png", "General:Length:Maxi, Care:Washing:30°C,General:Neckline:boat"]
+    tsv = write_rows(tmp_path / "feed.tsv", header, [row], delimiter="\t")
+    ingest_table(store, tmp_path / "feed.xml", photos)
+    ingest_table(store, tsv, photos)
+    assert attributes(store, "x1") == {"images": ["p0.png"], "sleeve": "long"}
+    assert attributes(store, "x2") == {
+        "images": ["p0.png"],
+        "sleeve": "long",
+        "neckline": "v-neck",
+        "product_detail": [
+            {"section_name": "Care", "attribute_name": "Washing", "attribute_value": "30°C"},
+            {"section_name": "General", "attribute_name": "Length",
+             "attribute_value": "ankle-grazing"},
+        ],
+    }  # fmt: skip
+    assert attributes(store, "t1") == {
+        "images": ["p0.png"],
+        "length": "maxi",
+        "neckline": "boat",
+        "product_detail": [
+            {"section_name": "Care", "attribute_name": "Washing", "attribute_value": "30°C"}
+        ],
+    }
+
+
 @pytest.mark.parametrize(
     "doctype",
     [

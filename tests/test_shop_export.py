@@ -41,7 +41,7 @@ PRODUCTS = [  # sku, category, attributes, photo height x width
     ("fake-000000000001", "dress", {"colour": "red", "sleeve": "sleeveless", "length": "knee"},
      (64, 32)),
     ("fake-000000000002", "skirt", {"pattern": "plaid"}, (48, 40)),
-    ("fake-000000000003", "top", {}, (32, 32)),
+    ("fake-000000000003", "top", {"sleeve": "short", "neckline": "boat"}, (32, 32)),
 ]  # fmt: skip
 
 
@@ -154,14 +154,16 @@ def test_merchant_feed_as_tsv_and_rss_xml(run, tmp_path):
     assert (dress["gender"], dress["age_group"], dress["condition"]) == ("female", "adult", "new")
     assert (dress["custom_label_0"], dress["custom_label_1"]) == ("synthetic", "seed 0")
     assert dress["description"] == (
-        "A red dress with a sleeveless cut & a tie waist. Details: Knee-length hem; Side pockets."
-        " Model is 5'9\" and wears <S>. Care: Machine wash at 30°C."
+        "<div>A red dress with a sleeveless cut &amp; a tie waist.</div><div>Details:</div>"
+        "<ul><li>Knee-length hem</li><li>Side pockets</li></ul>"
+        "<div>Model is 5'9\" and wears &lt;S&gt;.</div><div>Care:</div>"
+        "<ul><li>Machine wash at 30°C</li></ul>"
     )
     channel = ET.parse(tmp_path / "feed" / "products.xml").getroot().find("channel")
     items = channel.findall("item")
     assert [i.findtext(f"{{{G_NS}}}id") for i in items] == [sku for sku, *_ in PRODUCTS]
     first = items[0]
-    assert first.findtext(f"{{{G_NS}}}description") == DESCRIPTION  # XML keeps the lines
+    assert first.findtext(f"{{{G_NS}}}description") == dress["description"]
     assert first.findtext(f"{{{G_NS}}}color") == "red"
     details = [
         [d.findtext(f"{{{G_NS}}}{part}") for part in ("attribute_name", "attribute_value")]
@@ -299,6 +301,26 @@ def test_a_shopify_export_ingests_back_as_the_same_products(run, tmp_path):
         assert "synthetic" in back["Tags"]
         assert row["image_sha256"] == file_sha256(run / "images" / f"{sku}.png")
         assert (row["width"], row["height"]) == (width, height)
+
+
+@pytest.mark.parametrize("feed", ["products.tsv", "products.xml"])
+def test_a_merchant_export_ingests_back_as_the_same_products(run, tmp_path, feed):
+    export_products(run, "merchant", tmp_path / "feed", tmp_path)
+    work = tmp_path / "work"
+    assert main(["ingest", str(tmp_path / "feed" / feed), "--workdir", str(work)]) == 0
+    with Store(work / "catalog.db") as store:
+        rows = {row["sku"]: row for row in store.products()}
+    assert sorted(rows) == [sku for sku, *_ in PRODUCTS]
+    for seed, (sku, category, attributes, _) in enumerate(PRODUCTS):
+        row, original = rows[sku], record(sku, category, attributes, seed)
+        assert row["status"] == "ingested"
+        assert (row["title"], row["category"]) == (original["title"], category)
+        assert row["description"] == DESCRIPTION  # lines, bullets and "<S>" as they were
+        back = json.loads(row["attributes"])
+        assert {k: v for k, v in back.items() if k in ATTRIBUTE_VALUES} == attributes
+        assert "product_detail" not in back  # every detail was a taxonomy attribute
+        assert back["custom_label_0"] == "synthetic"
+        assert row["image_sha256"] == file_sha256(run / "images" / f"{sku}.png")
 
 
 def test_every_google_category_written_is_read_back_as_its_category():

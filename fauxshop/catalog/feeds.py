@@ -14,8 +14,10 @@ duplicate skus, image checks) is the same code for every format:
 - HTML descriptions become clean text (`html_text`). Google product categories, Shopify's
   product category and type map to a taxonomy category where a word of theirs names one
   (leaf first); `color` and `pattern` (and the taxonomy's own attribute names) map to the
-  taxonomy's value where the whole value names exactly one. Whatever does not match is kept,
-  under its own name, as an attribute, as is every other column.
+  taxonomy's value where the whole value names exactly one, as do Merchant's
+  `product_detail` entries whose attribute name is a taxonomy attribute (`General:Sleeve:
+  sleeveless`). Whatever does not match is kept, under its own name, as an attribute, as is
+  every other column (the other product details as a list under `product_detail`).
 
 Auto-detection reads the header: `Handle` means Shopify, `id` with `image_link` means
 Merchant, an XML file is Merchant, anything else is a plain table. A user's `--map` wins:
@@ -80,7 +82,7 @@ SHOPIFY_SKIPPED = ("Variant ", "Option", "Image ")  # prefixes of per-variant an
 METAFIELD = re.compile(r"^(?P<label>.*?)\s*\(product\.metafields\.[^.()]+\.(?P<key>[^.()]+)\)$")
 MERCHANT_FIELDS = {"sku": "id", "title": "title", "description": "description"}
 MERCHANT_CATEGORY_COLUMNS = ("google_product_category", "product_type")
-GOOGLE_NS = "http://base.google.com/ns/1.0"
+DETAIL_PARTS = ("section_name", "attribute_name", "attribute_value")  # of a product_detail
 
 
 def read_feed(
@@ -280,7 +282,9 @@ def _merchant_product(group: list[Row]) -> dict[str, Any]:
     if images:
         attributes["images"] = images
     for name, value in values.items():
-        if name != "image_link":
+        if name == "product_detail":
+            _product_details(attributes, value)
+        elif name != "image_link":
             _set(attributes, name, value)
     product["category"] = _category(attributes, MERCHANT_CATEGORY_COLUMNS)
     product[ATTRIBUTES_COLUMN] = attributes
@@ -367,13 +371,55 @@ def _set(attributes: dict[str, Any], name: str, value: Any, label: str | None = 
     if name.lower() in ATTRIBUTE_VALUES and not isinstance(value, str):
         # Readers of a taxonomy attribute look its value up: it must be one text value.
         value = ", ".join(map(str, value)) if isinstance(value, list) else json.dumps(value)
-    attribute = TAXONOMY_NAMES.get(name.lower()) or TAXONOMY_NAMES.get((label or "").lower())
+    found = _taxonomy_value(name, value) or _taxonomy_value(label or "", value)
+    if found:
+        attributes[found[0]] = found[1]
+    else:
+        attributes[name] = value
+
+
+def _taxonomy_value(name: str, value: Any) -> tuple[str, str] | None:
+    """(taxonomy attribute, value) when `name` is one of the taxonomy's attributes (or a feed's
+    word for one) and `value` is one of its values ("short", under Sleeve) or, all of it,
+    names exactly one ("Short-sleeved")."""
+    attribute = TAXONOMY_NAMES.get(name.strip().lower())
+    if (
+        attribute
+        and isinstance(value, str)
+        and value.strip().lower() in ATTRIBUTE_VALUES[attribute]
+    ):
+        return attribute, value.strip().lower()
     if attribute and isinstance(value, str) and not unknown_words(value):
         found = find_mentions(value).get(attribute, set())
         if len(found) == 1:
-            attributes[attribute] = found.pop()
-            return
-    attributes[name] = value
+            return attribute, found.pop()
+    return None
+
+
+def _product_details(attributes: dict[str, Any], value: Any) -> None:
+    """Merchant's product_detail entries (XML: one or several elements of section_name,
+    attribute_name, attribute_value; TSV: `Section:Name:value,...`): one naming a taxonomy
+    attribute and value becomes that attribute, the others stay under product_detail."""
+    entries = value if isinstance(value, list) else [value]
+    if isinstance(value, str):
+        entries = [part for part in value.split(",") if part.strip()]
+    kept = []
+    for entry in entries:
+        if isinstance(entry, dict):
+            parts = [_text(entry, part) for part in DETAIL_PARTS]
+        elif isinstance(entry, str):  # a TSV entry, or an element holding it as text
+            parts = (["", ""] + [p.strip() for p in entry.split(":", 2)])[-3:]
+        else:
+            raise RowProblem("malformed_row", "product_detail holds nested lists")
+        found = _taxonomy_value(parts[1], parts[2])
+        if found:
+            attributes[found[0]] = found[1]
+        elif any(parts):
+            kept.append(
+                {part: text for part, text in zip(DETAIL_PARTS, parts, strict=True) if text}
+            )
+    if kept:
+        attributes["product_detail"] = kept
 
 
 def _category(attributes: dict[str, Any], columns: Iterable[str]) -> str:

@@ -7,6 +7,8 @@ The category maps to Google's product taxonomy (`taxonomy.GOOGLE_CATEGORIES`, th
 `ingest` reads categories with) where it has a place there and is always the product type;
 every attribute the tagger claimed is a Shopify metafield column (`custom.NAME`) and a
 `NAME:value` tag, and colour and pattern are also Merchant's own `color` and `pattern`.
+Descriptions are HTML in both (paragraphs; Merchant's supported `div`; lists as `ul`), so
+their lines, bullets and a literal `<S>` come back as they were when the feed is ingested.
 Products are marked synthetic (a tag, custom label 0) and carry their provenance (a
 metafield; in the Merchant feed the seed and generator hash as custom labels). Shopify
 imports them as drafts: a person looks at a synthetic product before it goes on sale.
@@ -81,18 +83,14 @@ def blocks(description: str) -> list[str | list[str]]:
     return out
 
 
-def body_html(description: str) -> str:
-    """The description as HTML: each line a paragraph, each run of "- item" lines a list."""
+def body_html(description: str, block: str = "p") -> str:
+    """The description as HTML: each line a `block` element, each run of "- item" lines a
+    list (Merchant takes `div`, not `p`, among its supported tags)."""
     return "".join(
-        f"<p>{html.escape(b, quote=False)}</p>" if isinstance(b, str)
+        f"<{block}>{html.escape(b, quote=False)}</{block}>" if isinstance(b, str)
         else "<ul>" + "".join(f"<li>{html.escape(i, quote=False)}</li>" for i in b) + "</ul>"
         for b in blocks(description)
     )  # fmt: skip
-
-
-def one_line(description: str) -> str:
-    """The description on one line, as a TSV value must be: a list becomes "item; item."."""
-    return " ".join(b if isinstance(b, str) else "; ".join(b) + "." for b in blocks(description))
 
 
 def _attribute_names(records: Sequence[dict]) -> list[str]:
@@ -159,7 +157,8 @@ def merchant_item(record: dict, image: str, options: ShopOptions) -> dict:
     shop = options.shop_url
     link = f"{shop.rstrip('/')}/products/{handle(record['sku'])}" if shop else ""
     item = {
-        "id": record["sku"], "title": record["title"], "description": record["description"],
+        "id": record["sku"], "title": record["title"],
+        "description": body_html(record["description"], "div"),
         "link": link, "image_link": options.image_ref(image),
         "availability": "in_stock", "price": f"{options.price} {options.currency.upper()}",
         "condition": "new", "brand": options.vendor, "identifier_exists": "no",
@@ -179,7 +178,7 @@ def _tsv_value(key: str, value: str | list) -> str:
     section:attribute:value, comma separated."""
     if key == "product_detail":
         return ",".join(":".join(d) for d in value)
-    return one_line(value) if key == "description" else " ".join(value.split())
+    return " ".join(value.split())
 
 
 def write_merchant(
