@@ -78,17 +78,21 @@ class GPT2Rows:
         rows, width = prompts.shape
         dim = self.wte.shape[1] // self.heads
         self.cache = [
-            torch.zeros(2, rows, self.heads, length, dim, device=prompts.device)
+            torch.zeros(
+                2, rows, self.heads, length, dim, dtype=self.wte.dtype, device=prompts.device
+            )
             for _ in self.layers
         ]
         self.pads = pads
         columns = torch.arange(length, device=prompts.device)
         # a pad's key is never attended to; a pad's query attends to itself alone (any finite
         # value: no real position reads it)
-        self.seen = (columns[None] >= pads[:, None])[:, None, None]  # (rows, 1, 1, length)
+        self.attend = (columns[None] >= pads[:, None])[:, None, None]  # (rows, 1, 1, length)
         self.position = width
         causal = columns[:width, None] >= columns[None, :width]
-        prompt_mask = (self.seen[..., :width] & causal) | torch.eye(width, dtype=torch.bool)
+        prompt_mask = (self.attend[..., :width] & causal) | torch.eye(
+            width, dtype=torch.bool, device=prompts.device
+        )
         positions = (columns[None, :width] - pads[:, None]).clamp(min=0)
         self.logits = self._forward(prompts, positions, prompt_mask, 0)
 
@@ -97,11 +101,11 @@ class GPT2Rows:
         `keep`: the indices of the rows still writing (None: all)."""
         if keep is not None:
             self.cache = [c[:, keep] for c in self.cache]
-            self.pads, self.seen = self.pads[keep], self.seen[keep]
+            self.pads, self.attend = self.pads[keep], self.attend[keep]
         at = self.position
         self.position += 1
         positions = (at - self.pads)[:, None]
-        return self._forward(tokens[:, None], positions, self.seen[..., : at + 1], at)
+        return self._forward(tokens[:, None], positions, self.attend[..., : at + 1], at)
 
     def _forward(self, ids, positions, mask, at: int) -> torch.Tensor:
         """Run `ids` (rows, T) at cache columns at..at+T; the last position's logits."""
