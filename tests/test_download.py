@@ -1,12 +1,15 @@
 """Images by URL against a real HTTP server on 127.0.0.1: every failure is a reason, never a
 crash; 5xx is retried, 4xx is not; one host gets at most `per_host` requests at once; a rerun
-downloads nothing twice."""
+downloads nothing twice; private addresses are refused unless allowed, on every redirect and
+at the address actually connected to."""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import os
+import socket
 import threading
 import time
 from collections import Counter
@@ -17,16 +20,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fauxshop.catalog import download
 from fauxshop.catalog.config import DownloadConfig
-from fauxshop.catalog.download import Downloader, is_url
+from fauxshop.catalog.download import Downloader, is_public_address, is_url
 from fauxshop.catalog.images import ImageProblem
 from fauxshop.catalog.ingest import ingest_table
 from fauxshop.catalog.store import Store
 
 FAST = DownloadConfig(
     workers=8, per_host=2, timeout_s=0.3, deadline_s=2.0, retries=1, backoff_s=0.01,
-    max_bytes=200_000, max_redirects=3,
+    max_bytes=200_000, max_redirects=3, allow_private_hosts=True,  # the server is on loopback
 )  # fmt: skip
+STRICT = dataclasses.replace(FAST, allow_private_hosts=False)  # ingest's default
 
 
 def png_bytes(seed: int) -> bytes:
@@ -41,6 +46,7 @@ class Server:
 
     def __init__(self):
         self.requests: Counter[str] = Counter()
+        self.hosts: list[str] = []  # each request's Host header
         self.in_flight = self.most_in_flight = 0
         self.lock = threading.Lock()
         server = self
@@ -52,6 +58,7 @@ class Server:
             def do_GET(self):
                 with server.lock:
                     server.requests[self.path] += 1
+                    server.hosts.append(self.headers.get("Host", ""))
                     server.in_flight += 1
                     server.most_in_flight = max(server.most_in_flight, server.in_flight)
                 try:
@@ -86,6 +93,8 @@ class Server:
             redirect(h, "/loop.png")
         elif path == "/to-file.png":
             redirect(h, "file:///etc/passwd")
+        elif path == "/to-private.png":  # to another loopback address
+            redirect(h, self.base.replace("127.0.0.1", "127.0.0.2") + "/good/1.png")
         elif path == "/moved.png":
             redirect(h, "/good/7.png")
         elif path == "/endless.png":
@@ -270,9 +279,66 @@ def test_cli_ingest_of_a_feed_downloads_into_the_workspace(tmp_path, server, cap
     )
     work = tmp_path / "work"
     args = ["ingest", str(feed), "--format", "merchant", "--workdir", str(work)]
-    assert main([*args, "--timeout-s", "0.2", "--retries", "0"]) == 0
+    assert main([*args, "--timeout-s", "0.2", "--retries", "0", "--allow-private-hosts"]) == 0
     assert "download_timeout" in capsys.readouterr().out
     assert server.requests["/slow.png"] == 1  # --retries 0: one attempt
     with Store(work / "catalog.db") as store:
         assert Path(store.product("a")["image_path"]).parent.parent == work / "downloads"
         assert store.product("b")["reject_reason"] == "download_timeout"
+
+
+def test_private_addresses_are_refused_before_any_request(tmp_path, server):
+    with Downloader(tmp_path / "cache", STRICT, progress=False) as downloader:
+        for url in (
+            server.url("/good/1.png"),
+            server.url("/moved.png").replace("127.0.0.1", "localhost"),
+        ):
+            assert reason(downloader, url) == "download_private_address"
+    assert not server.requests  # refused before connecting
+    feed = write_merchant_tsv(tmp_path / "feed.tsv", [("a", server.url("/good/1.png"))])
+    with Store(tmp_path / "catalog.db") as store:
+        report = ingest_table(store, feed, tmp_path)  # the default: refused
+        assert dict(report.rejected) == {"download_private_address": 1}
+        assert "127.0.0.1" in store.product("a")["reject_detail"]
+    assert not server.requests
+
+
+@pytest.mark.parametrize(
+    "address, public",
+    [("127.0.0.1", False), ("10.1.2.3", False), ("172.16.0.1", False), ("192.168.1.1", False),
+     ("169.254.169.254", False), ("0.0.0.0", False), ("::1", False), ("::", False),
+     ("fe80::1%eth0", False), ("::ffff:127.0.0.1", False), ("fd00::1", False),
+     ("100.64.0.1", False), ("8.8.8.8", True), ("::ffff:8.8.8.8", True),
+     ("2606:4700::1111", True)],
+)  # fmt: skip
+def test_is_public_address(address, public):
+    assert is_public_address(address) is public
+
+
+def test_every_redirect_is_checked(tmp_path, server, monkeypatch):
+    """A redirect from an allowed address to a private one is refused before it is followed
+    (here the server's own 127.0.0.1 stands for a public host)."""
+    monkeypatch.setattr(download, "is_public_address", lambda address: address == "127.0.0.1")
+    with Downloader(tmp_path / "cache", STRICT, progress=False) as downloader:
+        assert reason(downloader, server.url("/to-private.png")) == "download_private_address"
+        assert reason(downloader, server.url("/moved.png")) == "ok"  # same host: followed
+    assert server.requests == {"/to-private.png": 1, "/moved.png": 1, "/good/7.png": 1}
+
+
+def test_the_connection_goes_to_the_address_checked(tmp_path, server, monkeypatch):
+    """DNS rebinding: a name that answers a checked address first and another one later is
+    connected to at the first, once resolved; the name is still the Host header."""
+    real = socket.getaddrinfo
+    answers = iter(["127.0.0.1"])  # a second lookup would get an unroutable address
+
+    def resolve(host, port, *args, **kwargs):
+        if host == "shop.invalid":
+            return real(next(answers, "10.255.255.1"), port, *args, **kwargs)
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    url = server.url("/good/2.png").replace("127.0.0.1", "shop.invalid")
+    with Downloader(tmp_path / "cache", FAST, progress=False) as downloader:
+        assert reason(downloader, url) == "ok"
+    port = server.base.rsplit(":", 1)[1]
+    assert server.hosts == [f"shop.invalid:{port}"]

@@ -4,6 +4,8 @@ A feed names its photos by http(s) URL. `Downloader.submit(url)` returns a futur
 cached file's path, or of an `ImageProblem` saying in one word why there is none:
 
     download_bad_scheme  not http(s) (file:, ftp:, data:, ...), or a redirect to such a URL
+    download_private_address  the host, or a redirect's, resolves to a loopback, private,
+                         link-local (169.254.169.254, cloud metadata) or unspecified address
     download_http_error  the server answered 4xx or 5xx (the detail has the status)
     download_timeout     no answer, or no byte, within the timeout; or the whole download
                          took longer than its deadline (a body dripping in byte by byte)
@@ -19,18 +21,27 @@ its cache entry and is renamed into place only once it is whole and identified a
 (`atomic.py`), so the cache holds only complete images: a rerun downloads nothing twice, and a
 killed run resumes where it stopped. Entries are named by the sha256 of the URL. Only the
 standard library is used (`http.client`), so redirects, schemes and sizes are checked here.
+
+A feed is data, and data must not make ingest reach the machine's own services or the cloud's
+metadata endpoint: each request's host (the first and every redirect's) is resolved once, every
+address it resolves to must be public (unless `allow_private_hosts`), and the connection goes
+to those checked addresses, with the name as Host header and TLS server name, so a DNS answer
+that changes between the check and the connect (rebinding) is never used.
 """
 
 from __future__ import annotations
 
 import hashlib
 import http.client
+import ipaddress
 import random
+import socket
 import ssl
 import threading
 import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from urllib.parse import quote, urljoin, urlsplit
 
@@ -178,16 +189,16 @@ class Downloader:
     def _get(self, parts, url: str, target: Path, deadline: float) -> str | None:
         """GET `url` into `target`; returns a redirect's Location instead, if answered one."""
         config = self.config
-        kind = (
-            http.client.HTTPSConnection
-            if parts.scheme.lower() == "https"
-            else http.client.HTTPConnection
-        )
+        https = parts.scheme.lower() == "https"
+        kind = http.client.HTTPSConnection if https else http.client.HTTPConnection
         conn = kind(parts.hostname, parts.port, timeout=config.timeout_s)
         # Feeds hold URLs with spaces and non-ASCII; the request line must be ASCII.
         path = quote(parts.path or "/", safe=URL_SAFE)
         path += f"?{quote(parts.query, safe=URL_SAFE)}" if parts.query else ""
         try:
+            addresses = self._addresses(url, parts.hostname, parts.port or (443 if https else 80))
+            # http.client's hook for opening the socket: to the checked addresses, not the name.
+            conn._create_connection = partial(_connect_to, addresses)
             conn.request("GET", path, headers={"User-Agent": USER_AGENT, "Accept": "image/*"})
             response = conn.getresponse()
             status = response.status
@@ -210,6 +221,16 @@ class Downloader:
             raise _Retry(ImageProblem("download_failed", detail)) from None
         finally:
             conn.close()
+
+    def _addresses(self, url: str, host: str, port: int) -> list[str]:
+        """The addresses `host` resolves to, now; all must be public unless allowed."""
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = list(dict.fromkeys(info[4][0] for info in infos))
+        private = [a for a in addresses if not is_public_address(a)]
+        if private and not self.config.allow_private_hosts:
+            detail = f"{url[:200]}: {host} resolves to {private[0]}, not a public address"
+            raise ImageProblem("download_private_address", detail)
+        return addresses
 
     def _stream(self, url: str, response, target: Path, deadline: float) -> None:
         max_bytes = self.config.max_bytes
@@ -236,6 +257,26 @@ class Downloader:
                     tmp.unlink()
             except OSError:
                 pass  # another run removed or finished it
+
+
+def is_public_address(address: str) -> bool:
+    """Whether an IP address is on the public internet: not loopback, private, link-local
+    (cloud metadata), unspecified, shared or reserved (IPv4-mapped IPv6 judged as IPv4)."""
+    ip = ipaddress.ip_address(address.partition("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def _connect_to(addresses: list[str], host_port: tuple, timeout, source=None) -> socket.socket:
+    """A socket to the first of `addresses` that answers, on `host_port`'s port."""
+    error: OSError = OSError("no address")
+    for address in addresses:
+        try:
+            return socket.create_connection((address, host_port[1]), timeout, source)
+        except OSError as e:
+            error = e
+    raise error
 
 
 def _check_headers(url: str, response, max_bytes: int) -> None:
