@@ -37,7 +37,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until_up(url: str, server: subprocess.Popen, limit_s: float = 300) -> None:
+def wait_until_up(url: str, server: subprocess.Popen, limit_s: float = 900) -> None:
+    """Wait for the server to answer: a first start finds the sliders, minutes on a busy machine."""
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         if server.poll() is not None:
