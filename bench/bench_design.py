@@ -64,7 +64,8 @@ def run_method(method, requests, models, judge, bank, args):
     from fauxshop.tagger.scoring import image_features, score_images
 
     config = DesignConfig(n=args.n, method=method, max_samples=args.max_samples,
-                          steps=args.steps, lr=args.lr, bank_samples=args.bank_samples)  # fmt: skip
+                          steps=args.steps, lr=args.lr, start=args.start,
+                          bank_samples=args.bank_samples)  # fmt: skip
     rows, photos, features = [], [], []
     for k, request in enumerate(requests):
         config.seed_start = k * 1000
@@ -123,6 +124,7 @@ def main() -> None:
     parser.add_argument("--max-samples", type=int, default=32, help="reject's samples")
     parser.add_argument("--steps", type=int, default=6, help="optimise's Adam steps")
     parser.add_argument("--lr", type=float, default=0.1, help="optimise's learning rate")
+    parser.add_argument("--start", default="steer", help="optimise from steer or reject")
     parser.add_argument("--bank-samples", type=int, default=500, help="steer's samples")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--seed", type=int, default=0, help="seed of the random requests")

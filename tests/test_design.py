@@ -114,6 +114,15 @@ def test_optimise_raises_the_requests_log_probability_and_stays_deterministic(ti
     assert torch.equal(again.ws, optimised.ws)
 
 
+def test_optimise_can_start_from_rejects_samples(tiny):
+    picked = run(tiny, method="reject", max_samples=64)
+    optimised = run(tiny, method="optimise", start="reject", max_samples=64, steps=10, lr=0.05)
+    assert optimised.seeds == picked.seeds  # the same samples, then optimised
+    assert optimised.log_prob.mean() > picked.log_prob.mean()
+    with pytest.raises(FauxshopError, match="start must be steer or reject"):
+        DesignConfig(start="nowhere")
+
+
 def test_a_value_the_tagger_cannot_score_is_refused(tiny):
     G, scorer, bank = tiny
     with pytest.raises(FauxshopError, match="cannot score colour 'red'"):

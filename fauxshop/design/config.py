@@ -30,6 +30,11 @@ class DesignConfig:
         default=0.5,
         metadata={"help": "steer past each value's typical sample by this many of their std"},
     )
+    start: str = field(
+        default="steer",
+        metadata={"help": "optimise starts from steer's or reject's photos (reject: real "
+                  "samples of the class, slower)"},
+    )  # fmt: skip
     steps: int = field(default=20, metadata={"help": "optimise: Adam steps"})
     lr: float = field(default=0.05, metadata={"help": "optimise: Adam learning rate"})
     realism: float = field(
@@ -43,6 +48,8 @@ class DesignConfig:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise FauxshopError(f"design: method must be one of {', '.join(METHODS)}")
+        if self.start not in ("steer", "reject"):
+            raise FauxshopError("design: start must be steer or reject")
         if self.n < 1 or self.max_samples < self.n or self.steps < 0 or self.bank_samples < 50:
             raise FauxshopError(
                 "design: n >= 1, max_samples >= n, steps >= 0 and bank_samples >= 50"

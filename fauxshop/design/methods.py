@@ -11,10 +11,11 @@
   along it as the value's samples do on average plus `margin` of their std (the normal's
   own scale, so the move means the same for a well and a badly separated value), a few
   rounds, as the moves for one value shift the others.
-- optimise: from steer's ws, Adam on W+ raises the tagger's log-probability of every value
-  asked, photos scored as rendered (differentiably), plus a realism term: the squared
-  distance of each row from the class centroid beyond the class's typical spread, and of the
-  rows from their mean (W+ rows drifting apart draw what no w draws).
+- optimise: from steer's ws (or reject's, `start`), Adam on W+ raises the tagger's
+  log-probability of every value asked, photos scored as rendered (differentiably), plus a
+  realism term: the squared distance of each row from the class centroid beyond the class's
+  typical spread, and of the rows from their mean (W+ rows drifting apart draw what no w
+  draws).
 
 Every method is deterministic for a seed: the same request and config give the same bits.
 """
@@ -195,7 +196,11 @@ def steer(G, scorer, targets, config: DesignConfig, cls, bank: Bank) -> Designed
 def optimise(G, scorer, targets, config: DesignConfig, cls, bank: Bank) -> Designed:
     start, columns = time.perf_counter(), _indices(scorer, targets)
     ws, seeds, centre, spread = _start(G, bank, scorer, targets, config, cls)
-    ws, notes = steer_ws(ws, bank, columns, config.margin)
+    if config.start == "reject":
+        picked = reject(G, scorer, targets, config, cls)
+        ws, seeds, notes = picked.ws, picked.seeds, picked.notes
+    else:
+        ws, notes = steer_ws(ws, bank, columns, config.margin)
     param = ws.clone().requires_grad_(True)
     opt = torch.optim.Adam([param], lr=config.lr)
     for _ in range(config.steps):
