@@ -17,7 +17,7 @@ COMPOSE_SKIP = ("n", "category", "psi", "seed_start", "max_candidates")
 def cmd_design(args) -> int:
     """products from a shopper's words: parse the request, find matching photos, write, check
 
-    fauxshop design "red long-sleeved striped jumpsuit" --n 8 --method optimise
+    fauxshop design "red long-sleeved striped jumpsuit" --n 8 --method reject
     """
     from fauxshop.design.request import parse_request
     from fauxshop.design.run import design_products, format_summary, slug

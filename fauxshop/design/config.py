@@ -15,7 +15,7 @@ class DesignConfig:
 
     n: int = field(default=8, metadata={"help": "images wanted"})
     method: str = field(
-        default="optimise",
+        default="reject",
         metadata={"help": "reject: sample the class, keep the best matches; steer: move from "
                   "the class centroid along learned directions; optimise: steer, then raise "
                   "the tagger's log-probability of the request with a realism term"},

@@ -149,7 +149,7 @@ class DesignRequest(BaseModel):
     request: str = Field(min_length=1, max_length=MAX_CHARS,
                          examples=["red long-sleeved striped jumpsuit"])  # fmt: skip
     n: WholeNumber = Field(4, ge=1, le=MAX_DESIGN_N)
-    method: str = Field("optimise", pattern="^(" + "|".join(METHODS) + ")$")
+    method: str = Field("reject", pattern="^(" + "|".join(METHODS) + ")$")
 
 
 @dataclass
