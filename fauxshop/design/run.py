@@ -23,14 +23,17 @@ from fauxshop.design.config import DesignConfig
 from fauxshop.design.methods import Bank, Designed, design_images
 from fauxshop.design.request import Request
 from fauxshop.markdown import markdown_table
-from fauxshop.metrics.text import words
-from fauxshop.products.checks import grounded_text, tags_from_probs, text_novelty, title_from_tags
-from fauxshop.products.compose import NOISE_MODE, PROMPT_WIDTH, Candidate, ComposeResult
+from fauxshop.products.checks import grounded_text, tags_from_probs, title_from_tags
+from fauxshop.products.compose import (
+    NOISE_MODE,
+    PROMPT_WIDTH,
+    Candidate,
+    ComposeResult,
+    check_candidate,
+)
 from fauxshop.products.config import ComposeConfig
 from fauxshop.products.models import ProductModels
-from fauxshop.tagger.data import product_text
 from fauxshop.tagger.scoring import scores_and_features
-from fauxshop.tagger.text import fuse
 from fauxshop.text.sample import write_rows
 
 
@@ -53,22 +56,20 @@ def design_products(
         models.writer, models.tokenizer, contexts, designed.seeds, sampling,
         models.writer_format, PROMPT_WIDTH,
     )  # fmt: skip
-    candidates = []
+    candidates, seconds = [], {"design": designed.seconds}
     for i, seed in enumerate(designed.seeds):
         row = {k: v[i] for k, v in probs.items()}
         category, detected, _ = tags_from_probs(
             row, models.tagger.heads, checks.min_confidence, models.calibration
         )
-        description, dropped = grounded_text(texts[i]["description"], context)
-        record_checks = _checks(models, checks, request, row, category, description, dropped)
+        grounded = grounded_text(texts[i]["description"], context)
+        record_checks, nearest = check_candidate(
+            models, checks, row, features[i], title, category, request.category, grounded,
+            seconds,
+        )  # fmt: skip
         missed = [h for h, v in request.targets.items()
                   if models.tagger.heads[h][int(row[h].argmax())] != v]  # fmt: skip
         record_checks["matches_request"] = {"passed": not missed, "missed": missed}
-        nearest, distance = models.real.nearest(features[i])[0]
-        record_checks["image_novel"] = {
-            "passed": distance >= checks.min_image_distance,
-            "nearest_sku": models.real.skus[nearest], "distance": round(distance, 4),
-        }  # fmt: skip
         identity = {"request": request.text.lower(), "method": config.method, "seed": seed,
                     "design": asdict(config)}  # fmt: skip
         provenance = {
@@ -86,13 +87,12 @@ def design_products(
         passed = all(c["passed"] for c in record_checks.values())
         record = {
             "sku": "design-" + hashlib.sha256(key.encode()).hexdigest()[:12],
-            "title": title, "description": description, "category": request.category,
+            "title": title, "description": grounded[0], "category": request.category,
             "attributes": dict(request.attributes),
             "status": "accepted" if passed else "rejected", "checks": record_checks,
             "provenance": provenance, "nearest_sku": models.real.skus[nearest],
         }  # fmt: skip
         candidates.append(Candidate(record, designed.images[i], nearest))
-    seconds = {"design": designed.seconds}
     result = ComposeResult(candidates, seconds, {request.category: config.n}, models.real_archive)
     return result, designed
 
@@ -100,33 +100,6 @@ def design_products(
 def _class_index(models: ProductModels, request: Request) -> int | None:
     names = models.label_names or []
     return names.index(request.category) if models.G.c_dim and request.category in names else None
-
-
-def _checks(models, checks: ComposeConfig, request: Request, row, category, description,
-            dropped) -> dict[str, dict]:  # fmt: skip
-    """on_category, category_agrees, grounded_text and text_novel, as `products` runs them."""
-    out: dict[str, dict] = {"on_category": {
-        "passed": category == request.category, "category": category,
-        "expected": request.category,
-    }}  # fmt: skip
-    title = title_from_tags(request.category, request.attributes)
-    if models.text_tagger is None:
-        out["category_agrees"] = {"passed": True, "note": "no text tagger: not checked"}
-    else:
-        text_probs = models.text_tagger.predict([product_text(title, description)])
-        fused = fuse({k: v[None] for k, v in row.items()}, text_probs)["category"][0]
-        fused_category = models.tagger.heads["category"][int(fused.argmax())]
-        out["category_agrees"] = {"passed": fused_category == category, "fused": fused_category}
-    kept = len(words(description))
-    out["grounded_text"] = {
-        "passed": kept >= checks.min_words, "words": kept, "dropped_sentences": dropped,
-    }  # fmt: skip
-    copy, share = text_novelty(description, models.real.descriptions)
-    out["text_novel"] = {
-        "passed": not copy and share < checks.max_shared_share,
-        "exact_copy": copy, "longest_shared_share": round(share, 4),
-    }  # fmt: skip
-    return out
 
 
 def slug(text: str) -> str:

@@ -221,38 +221,11 @@ def compose_batch(models: ProductModels, config: ComposeConfig,
     candidates = []
     for i, (seed, cls) in enumerate(jobs):
         (category, attributes, confidence), (description, dropped) = tags[i], grounded[i]
-        t = time.perf_counter()
         expected = _expected(models, config, cls)
-        on_category = {"passed": expected in (None, category), "category": category}
-        checks: dict[str, dict] = {"on_category": {**on_category, "expected": expected}}
-        if models.text_tagger is None:
-            checks["category_agrees"] = {"passed": True, "note": "no text tagger: not checked"}
-        else:  # one text at a time: a batched text encoder may pad to the longest text
-            text_probs = models.text_tagger.predict([product_text(titles[i], description)])
-            fused = fuse({k: v[None] for k, v in rows[i].items()}, text_probs)["category"][0]
-            fused_category = models.tagger.heads["category"][int(fused.argmax())]
-            checks["category_agrees"] = {
-                "passed": fused_category == category, "fused": fused_category,
-            }  # fmt: skip
-        kept = len(words(description))
-        checks["grounded_text"] = {
-            "passed": kept >= config.min_words, "words": kept, "dropped_sentences": dropped,
-        }  # fmt: skip
-        seconds["verify"] += time.perf_counter() - t
-
-        t = time.perf_counter()
-        [(nearest, distance)] = models.real.nearest(features[i])
-        checks["image_novel"] = {
-            "passed": distance >= config.min_image_distance,
-            "nearest_sku": models.real.skus[nearest], "distance": round(distance, 4),
-        }  # fmt: skip
-        copy, share = text_novelty(description, models.real.descriptions)
-        checks["text_novel"] = {
-            "passed": not copy and share < config.max_shared_share,
-            "exact_copy": copy, "longest_shared_share": round(share, 4),
-        }  # fmt: skip
-        seconds["novelty"] += time.perf_counter() - t
-
+        checks, nearest = check_candidate(
+            models, config, rows[i], features[i], titles[i], category, expected,
+            (description, dropped), seconds,
+        )  # fmt: skip
         provenance = {
             "models": models.hashes,
             **identities[i],
@@ -284,6 +257,48 @@ def compose_batch(models: ProductModels, config: ComposeConfig,
         }
         candidates.append(Candidate(record, images[i], nearest))
     return candidates
+
+
+def check_candidate(
+    models: ProductModels, config: ComposeConfig, row: dict[str, torch.Tensor],
+    feature: torch.Tensor, title: str, category: str, expected: str | None,
+    grounded: tuple[str, list[str]], seconds: dict[str, float],
+) -> tuple[dict[str, dict], int]:  # fmt: skip
+    """A photo's checks (on_category, category_agrees, grounded_text, image_novel,
+    text_novel) and its nearest real product, as `products` and `design` both run them:
+    `row` is its tagger scores, `feature` its tagger features, `category` the category they
+    give, `expected` the one asked (None: any), `grounded` the description and the sentences
+    dropped from it. The checks are timed into `seconds`' "verify" and "novelty"."""
+    description, dropped = grounded
+    t = time.perf_counter()
+    on_category = {"passed": expected in (None, category), "category": category}
+    checks: dict[str, dict] = {"on_category": {**on_category, "expected": expected}}
+    if models.text_tagger is None:
+        checks["category_agrees"] = {"passed": True, "note": "no text tagger: not checked"}
+    else:  # one text at a time: a batched text encoder may pad to the longest text
+        text_probs = models.text_tagger.predict([product_text(title, description)])
+        fused = fuse({k: v[None] for k, v in row.items()}, text_probs)["category"][0]
+        fused_category = models.tagger.heads["category"][int(fused.argmax())]
+        checks["category_agrees"] = {"passed": fused_category == category, "fused": fused_category}
+    kept = len(words(description))
+    checks["grounded_text"] = {
+        "passed": kept >= config.min_words, "words": kept, "dropped_sentences": dropped,
+    }  # fmt: skip
+    seconds["verify"] = seconds.get("verify", 0.0) + time.perf_counter() - t
+
+    t = time.perf_counter()
+    [(nearest, distance)] = models.real.nearest(feature)
+    checks["image_novel"] = {
+        "passed": distance >= config.min_image_distance,
+        "nearest_sku": models.real.skus[nearest], "distance": round(distance, 4),
+    }  # fmt: skip
+    copy, share = text_novelty(description, models.real.descriptions)
+    checks["text_novel"] = {
+        "passed": not copy and share < config.max_shared_share,
+        "exact_copy": copy, "longest_shared_share": round(share, 4),
+    }  # fmt: skip
+    seconds["novelty"] = seconds.get("novelty", 0.0) + time.perf_counter() - t
+    return checks, nearest
 
 
 def _expected(models: ProductModels, config: ComposeConfig, cls: int | None) -> str | None:
@@ -357,14 +372,20 @@ def compose(models: ProductModels, config: ComposeConfig) -> ComposeResult:
 
 def regenerate(models: ProductModels, provenance: dict) -> tuple[np.ndarray, str]:
     """The photo and description a provenance record describes, from the same models, with
-    the batch shapes it records."""
+    the batch shapes it records: a `products` record from its seed, a `design` record from
+    its W+ latent ("ws")."""
     changed = [k for k, v in provenance["models"].items() if models.hashes.get(k) != v]
     if changed:
         raise FauxshopError(
             f"regenerate: made with other models ({', '.join(changed)} differ); load those"
         )
-    identity = {k: provenance[k] for k in ("seed", "psi", "class_index")}
-    images, _ = _render(models, [identity], provenance["batch"])
+    if "ws" in provenance:  # a design record: its W+ latent, rendered as design renders it
+        device = next(models.G.parameters()).device
+        ws = torch.tensor([provenance["ws"]], dtype=torch.float32, device=device)
+        images = render_ws(models.G, ws, provenance["noise_mode"])
+    else:
+        identity = {k: provenance[k] for k in ("seed", "psi", "class_index")}
+        images, _ = _render(models, [identity], provenance["batch"])
     sampling = SamplingConfig(**provenance["sampling"])
     context = provenance["context"]
     if "prompt_width" in provenance:
