@@ -227,3 +227,20 @@ def test_the_wal_switch_waits_out_another_openers_lock():
     with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
         enable_wal(other)  # only a lock is waited for
     assert other.calls == 1
+
+
+def test_a_products_run_continues_after_its_own_seeds_not_designs(tmp_path):
+    models = {"generator": "g1", "tagger": "t1"}
+
+    def row(sku: str, provenance: dict) -> dict:
+        return {"sku": sku, "title": "Dress", "description": "A dress.", "category": "dress",
+                "attributes": {}, "status": "accepted", "checks": {},
+                "provenance": {"models": models, **provenance}}  # fmt: skip
+
+    with Store(tmp_path / "c.db") as store:
+        assert store.highest_generated_seed(models) is None
+        store.save_generated([row("fake-a", {"seed": 7}), row("fake-b", {"seed": 3})])
+        store.save_generated([row("design-a", {"seed": 500, "request": "red dress",
+                                               "method": "reject"})])  # fmt: skip
+        store.save_generated([row("fake-c", {"seed": 900, "models": {"generator": "g2"}})])
+        assert store.highest_generated_seed(models) == 7

@@ -354,10 +354,13 @@ class Store:
 
     def highest_generated_seed(self, models: dict[str, str]) -> int | None:
         """The highest seed a composed product made with exactly these models' hashes was
-        tried with, accepted or not (None: none yet): where a new run's seeds continue."""
+        tried with, accepted or not (None: none yet): where a new run's seeds continue.
+        `design`'s records (their provenance names a "request") share the models but count
+        their seeds apart, so they are left out."""
         rows = self.db.execute("SELECT provenance FROM generated_products").fetchall()
         provenances = (json.loads(row["provenance"]) for row in rows)
-        return max((p["seed"] for p in provenances if p.get("models") == models), default=None)
+        seeds = (p["seed"] for p in provenances if p.get("models") == models and "request" not in p)
+        return max(seeds, default=None)
 
     # -- the studio's pooled products and projected latents ------------------------
     def pool_add(self, models: str, product: dict) -> None:
