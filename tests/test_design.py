@@ -130,6 +130,37 @@ def test_a_value_the_tagger_cannot_score_is_refused(tiny):
                       DesignConfig(method="steer"), None, bank)  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def models():
+    from test_products import demo_models
+
+    return demo_models()
+
+
+@pytest.mark.parametrize("method", ["reject", "optimise"])
+def test_a_design_record_regenerates_to_the_same_photo_and_text(models, method, tmp_path):
+    import hashlib
+
+    from test_products import fast
+
+    from fauxshop.design.run import design_products
+    from fauxshop.pixels import save_png
+    from fauxshop.products.compose import check_regenerated, regenerate
+
+    config = DesignConfig(n=2, method=method, max_samples=20, steps=2, bank_samples=100)
+    result, _ = design_products(models, parse_request("black mini skirt"), config, fast())
+    for c in result.candidates:
+        provenance = json.loads(json.dumps(c.record["provenance"]))  # as the store keeps it
+        image, description = regenerate(models, provenance)
+        sha = hashlib.sha256(image.tobytes()).hexdigest()
+        assert sha == hashlib.sha256(c.image.tobytes()).hexdigest()
+        assert description == c.record["description"]
+        save_png(c.image, tmp_path / "photo.png")
+        row = {"provenance": json.dumps(provenance), "image_path": str(tmp_path / "photo.png"),
+               "description": c.record["description"]}  # fmt: skip
+        assert check_regenerated(models, row) == (description, True, True)
+
+
 # ---------------------------------------------------------------------------------- the verb
 
 
@@ -175,6 +206,10 @@ def test_the_design_verb_prints_a_summary_and_saves_records_and_a_gallery(
         assert provenance["method"] == "steer" and provenance["request"].startswith("an asym")
         assert len(provenance["ws"]) == 8 and provenance["context"] == "black mini skirt"
         assert (row["status"] == "accepted") == all(c["passed"] for c in checks.values())
+    again = ["products", "--regenerate", stored[-1]["sku"], "--real", str(real_archive),
+             "--workdir", str(tmp_path)]  # fmt: skip
+    assert main(again) == 0, "rebuilt from its W+ latent and prompt width"
+    assert "text identical" in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------------------------- the API

@@ -173,7 +173,7 @@ class SaysSkirt:
 
 
 def test_a_contradicting_or_off_category_description_is_rejected(models, monkeypatch):
-    def long_sleeved_skirt(models, contexts, seeds, sampling, rows, width):
+    def long_sleeved_skirt(models, contexts, seeds, sampling, width):
         return ["A blue skirt with long sleeves."] * len(contexts)
 
     monkeypatch.setattr(compose_module, "_write", long_sleeved_skirt)
