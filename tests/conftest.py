@@ -7,6 +7,15 @@ def _quiet(monkeypatch):
     monkeypatch.setenv("FAUXSHOP_QUIET", "1")
 
 
+@pytest.fixture
+def store(tmp_path):
+    """An empty catalog store in the test's folder."""
+    from fauxshop.catalog.store import Store
+
+    with Store(tmp_path / "catalog.db") as s:
+        yield s
+
+
 def write_jsonl(path, rows) -> None:
     import json
 

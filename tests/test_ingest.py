@@ -38,12 +38,6 @@ def images(tmp_path) -> Path:
     return folder
 
 
-@pytest.fixture
-def store(tmp_path):
-    with Store(tmp_path / "catalog.db") as s:
-        yield s
-
-
 def write_jsonl(path: Path, rows: list) -> Path:
     path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
     return path
