@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 from test_products import fast, models  # noqa: F401  (the demo models fixture)
 
+from fauxshop.errors import FauxshopError
 from fauxshop.latent.generate import generate
 from fauxshop.products.checks import grounded_text
 from fauxshop.products.compose import (
@@ -95,3 +97,12 @@ def test_a_product_written_one_at_a_time_still_regenerates(models):  # noqa: F81
     image, description = regenerate(models, older)
     assert np.array_equal(image, candidate.image)
     assert description == grounded_text(written["description"], older["context"])[0]
+
+
+def test_a_product_of_the_earlier_batch_writer_is_refused_with_the_reason(models):  # noqa: F811
+    """Records made between batching and row-independent writing name `writer_rows`: their
+    text came from a writer this version no longer has, so regenerating says so."""
+    candidate = compose_one(models, fast(max_new_tokens=40), 3, 0, _seconds())
+    earlier = {**candidate.record["provenance"], "writer_rows": 16}
+    with pytest.raises(FauxshopError, match="earlier fauxshop"):
+        regenerate(models, earlier)

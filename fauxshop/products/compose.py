@@ -379,6 +379,13 @@ def regenerate(models: ProductModels, provenance: dict) -> tuple[np.ndarray, str
         raise FauxshopError(
             f"regenerate: made with other models ({', '.join(changed)} differ); load those"
         )
+    if "writer_rows" in provenance:
+        raise FauxshopError(
+            "regenerate: the text was written by the batch writer of an earlier fauxshop "
+            f"({provenance['writer_rows']} rows through transformers' generate), which this "
+            "version replaced by one whose rows do not depend on their batch; its words cannot "
+            "be rebuilt bit for bit"
+        )
     if "ws" in provenance:  # a design record: its W+ latent, rendered as design renders it
         device = next(models.G.parameters()).device
         ws = torch.tensor([provenance["ws"]], dtype=torch.float32, device=device)
