@@ -38,7 +38,8 @@ from _child import run_child
 # name: (H, W, z_dim = w_dim, mapping layers, channel_base, channel_max, train batch)
 CONFIGS = {
     "tiny": (16, 16, 32, 1, 256, 32, 4),
-    "small": (32, 32, 256, 2, 4096, 256, 32),  # --preset small (Fashion-MNIST 32x32)
+    "narrow": (32, 32, 256, 2, 4096, 256, 32),  # the recipe study's narrow (Fashion-MNIST 32x32)
+    "small": (32, 32, 128, 2, 2048, 128, 32),  # --preset small: the study's narrower
     "demo": (64, 32, 128, 2, 2048, 128, 16),  # the demo model (portrait 64x32)
     "256": (256, 256, 512, 8, 16384, 512, 4),  # fauxshop's default widths; batch 4 on CPU
 }
