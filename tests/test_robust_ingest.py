@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from test_ingest import (  # noqa: F401 - `images` and `store` are fixtures
+from test_ingest import (  # noqa: F401 - `images` is a fixture
     CSV_HEADER,
     GOOD,
     assert_good_rows_stored,
@@ -23,7 +23,6 @@ from test_ingest import (  # noqa: F401 - `images` and `store` are fixtures
     only_reject,
     png_bytes,
     rejected_reason,
-    store,
     write_csv,
 )
 
