@@ -258,6 +258,13 @@ def test_per_class_fid_compares_each_label_with_its_own_real_images(tmp_path):
     assert all(np.isfinite(v["fid"]) and v["fid"] > 0 for v in scores.values())
     cached = real_stats_for_archive(archive, tmp_path / "cache", None, extract)
     assert cached.n == 9  # the whole archive's features, featurised once and split by label
+    capped = per_class_fid(
+        G, archive, 6, tmp_path / "cache", feature_extractor=extract, max_real=6, classes=["1"]
+    )
+    assert list(capped) == ["1"] and capped["1"]["real"] == 3  # first 6 images: 3 of label 1
+    assert capped["1"]["fid"] != scores["1"]["fid"]
+    with pytest.raises(FauxshopError, match="no class 7"):
+        per_class_fid(G, archive, 6, tmp_path / "cache", feature_extractor=extract, classes=["7"])
     write_archive(archive, seed=0, n=4)
     with pytest.raises(FauxshopError, match="integer label per image"):
         per_class_fid(G, archive, 6, tmp_path / "cache2", feature_extractor=extract)

@@ -149,6 +149,8 @@ def cmd_metrics(args) -> int:
             cache,
             feature_extractor=extractor,
             truncation_psi=args.psi,
+            max_real=args.max_real,
+            classes=args.classes.split(",") if args.classes else None,
         )
     print(json.dumps(result, indent=2))
     return 0
@@ -226,6 +228,7 @@ def register(sub, common) -> None:
         metavar="N",
         help="also FID per class: N generated images of each label against its real images",
     )
+    p.add_argument("--classes", help="with --per-class: only these labels (comma-separated)")
     p.add_argument("--max-real", type=int, help="cap on real images (default: the archive)")
     p.add_argument("--data", type=Path, help="archive (default: the run's training archive)")
     p.add_argument("--psi", type=float, default=1.0, help="truncation psi (default: 1.0)")

@@ -366,20 +366,29 @@ def per_class_fid(
     truncation_psi: float = 1.0,
     seed: int = 0,
     batch: int = 32,
+    max_real: int | None = None,
+    classes: Sequence[str] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """FID of each class: G's images of that label against the archive's images of it.
+    """FID of each class (or of `classes` only): G's images of that label against the
+    archive's images of it.
 
-    Real features are those of the whole-archive cache, split by label, so no image is
-    featurised twice. Classes with fewer real images are noisier (FID is biased upward in
-    small samples), which is why each row carries its real count.
+    Real features are those of the archive cache (the first `max_real` images, as
+    `compute_metrics` uses, or all), split by label, so no image is featurised twice. Classes
+    with fewer real images are noisier (FID is biased upward in small samples), which is why
+    each row carries its real count.
     """
-    labels, names = archive_labels(archive)
-    real = real_stats_for_archive(archive, cache_dir, None, feature_extractor, batch)
+    labels, known = archive_labels(archive)
+    names = [known[c] if c < len(known) else str(c) for c in range(G.c_dim)]
+    unknown = sorted(set(classes or ()) - set(names))
+    if unknown:
+        raise FauxshopError(f"{archive}: no class {', '.join(unknown)}; it has {', '.join(names)}")
+    real = real_stats_for_archive(archive, cache_dir, max_real, feature_extractor, batch)
     features = real.require_features("per-class fid")
+    labels = labels[: len(features)]
     out: dict[str, dict[str, float]] = {}
     for c in range(G.c_dim):
-        rows = features[labels == c]
-        if len(rows) < 2:
+        rows, name = features[labels == c], names[c]
+        if len(rows) < 2 or (classes and name not in classes):
             continue
         onehot = torch.nn.functional.one_hot(torch.tensor(c), G.c_dim).float()
         fake = generator_stats(
@@ -391,7 +400,6 @@ def per_class_fid(
             seed + c,
             feature_extractor=feature_extractor,
         )
-        name = names[c] if c < len(names) else str(c)
         out[name] = {"fid": fid(FeatureStats.from_features(rows), fake), "real": len(rows)}
     return out
 
