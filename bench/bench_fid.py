@@ -10,7 +10,10 @@ FID needs 2048-d pool features of every generated image, upsampled to 299x299: a
 Each prints img/s, the ratio to script-fp32 at the same batch, the FLOP/s share of this
 machine's torch.mm peak in the same precision, and the minutes an FID@10k's features take.
 Each measurement runs in a fresh interpreter (bench/_child.py) on random 32x32 grey images,
-which cost the same as any.
+which cost the same as any. A second table times the distance itself on 2048-d covariances:
+scipy's sqrtm of the product (NVIDIA's and pytorch-fid's way, the peer) against fauxshop's
+two symmetric eigendecompositions (`metrics.fid.trace_sqrt_product`), with their difference:
+per-class FID computes one per class.
 
     .venv/bin/python bench/bench_fid.py              # 20 s per measurement
     .venv/bin/python bench/bench_fid.py --quick      # 3 s, batch 32 only
@@ -67,6 +70,25 @@ def bench_inception(variant: str, batch: int, seconds: float) -> dict:
     return {"img_s": batch * calls / elapsed, "gflop_img": counter.get_total_flops() / batch / 1e9}
 
 
+def bench_distance(method: str, repeats: int) -> dict:
+    """Seconds per trace term tr(sqrt(a @ b)) on 2048-d covariances of 4,000 samples each."""
+    import numpy as np
+    import scipy.linalg
+
+    from fauxshop.metrics.fid import trace_sqrt_product
+
+    rng = np.random.default_rng(0)
+    a = np.cov(rng.standard_normal((4000, 2048)), rowvar=False)
+    b = np.cov(rng.standard_normal((4000, 2048)) * 1.1 + 0.1, rowvar=False)
+    if method == "sqrtm":
+        term = lambda: float(np.trace(scipy.linalg.sqrtm(a @ b)).real)  # noqa: E731
+    else:
+        term = lambda: trace_sqrt_product(a, b)  # noqa: E731
+    start = time.perf_counter()
+    values = [term() for _ in range(repeats)]
+    return {"s": (time.perf_counter() - start) / repeats, "trace": values[0]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="per measurement")
@@ -76,6 +98,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.task:
         kind, what, batch = args.task.split(":")
+        if kind == "distance":
+            print(json.dumps(bench_distance(what, int(batch))))
+            return
         fn = bench_matmul if kind == "mm" else bench_inception
         extra = () if kind == "mm" else (int(batch),)
         print(json.dumps(fn(what, *extra, args.seconds)))
@@ -108,6 +133,11 @@ def main() -> None:
         print(f"| {v} | {b} | {r['img_s']:.1f} | {r['img_s'] / base[b]:.2f}x | "
               f"{r['gflop_img']:.2f} | {gflops:.0f} | {100 * gflops / peak[precision]:.0f}% | "
               f"{FID_NUM / r['img_s'] / 60:.1f} |")  # fmt: skip
+    repeats = 1 if args.quick else 3
+    peer, ours = (child(f"distance:{m}:{repeats}", 0) for m in ("sqrtm", "eigh"))
+    print("\n| trace term, 2048-d | s | vs sqrtm | tr(sqrt(a b)) |\n|---|---|---|---|")
+    for name, r in (("scipy sqrtm (peer)", peer), ("two eigh (fauxshop)", ours)):
+        print(f"| {name} | {r['s']:.2f} | {peer['s'] / r['s']:.2f}x | {r['trace']:.6f} |")
 
 
 if __name__ == "__main__":

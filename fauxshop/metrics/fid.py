@@ -8,7 +8,6 @@ never change, so they are cached per (archive content, item count, extractor).
 from __future__ import annotations
 
 import hashlib
-import warnings
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -16,7 +15,6 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-import scipy.linalg
 import torch
 
 from fauxshop.atomic import atomic_open
@@ -103,26 +101,23 @@ class FeatureStats:
 # Metrics
 
 
-def _sqrtm_product(a: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:
-    """Real square root of a @ b, regularised when round-off makes it non-finite or complex.
-
-    With fewer samples than dimensions the covariances are singular and sqrtm picks up
-    imaginary parts; an eps offset on the diagonals (as in pytorch-fid) removes them.
-    """
-    with warnings.catch_warnings():  # "matrix is singular": expected, and handled here
-        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
-        root = scipy.linalg.sqrtm(a @ b)
-        if not np.isfinite(root).all() or np.abs(np.diagonal(root).imag).max() > 1e-3:
-            offset = np.eye(len(a)) * eps
-            root = scipy.linalg.sqrtm((a + offset) @ (b + offset))
-    return root.real
+def trace_sqrt_product(a: np.ndarray, b: np.ndarray) -> float:
+    """tr(sqrt(a @ b)) of two covariances: the number scipy's sqrtm of the product gives
+    (NVIDIA's and pytorch-fid's FID), from two symmetric eigendecompositions instead of a
+    general matrix square root. a @ b has the eigenvalues of the symmetric PSD matrix
+    sqrt(a) b sqrt(a), so the result is real by construction (no eps offset for singular
+    covariances) and, at 2048 dimensions, several times faster (bench/bench_fid.py)."""
+    w, v = np.linalg.eigh(a)
+    root_a = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+    m = root_a @ b @ root_a
+    return float(np.sqrt(np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0.0, None)).sum())
 
 
-def fid(a: FeatureStats, b: FeatureStats, eps: float = 1e-6) -> float:
+def fid(a: FeatureStats, b: FeatureStats) -> float:
     """Fréchet distance between Gaussians fitted to two feature sets (Heusel et al. 2017)."""
     diff = a.mean - b.mean
-    covmean = _sqrtm_product(a.cov, b.cov, eps)
-    return float(diff @ diff + np.trace(a.cov) + np.trace(b.cov) - 2 * np.trace(covmean))
+    root = trace_sqrt_product(a.cov, b.cov)
+    return float(diff @ diff + np.trace(a.cov) + np.trace(b.cov) - 2 * root)
 
 
 def kid(
