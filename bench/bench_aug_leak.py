@@ -22,30 +22,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from _runs import run_metrics, train_once
 
 MODES = ("bilinear", "upsampled")
 NET = "--z-dim 128 --w-dim 128 --mapping-layers 2 --channel-base 2048 --channel-max 128"
 LABELS = ("upright", "mirrored", "rot90", "rot180", "rot270", "shifted")
 
 
-def _train(data: str, out: Path, mode: str, minutes: float, seed: int) -> None:
-    from fauxshop.image.checkpoint import latest_snapshot
-
-    if latest_snapshot(out):
-        return
-    env = dict(os.environ, OMP_NUM_THREADS="1", FAUXSHOP_QUIET="1")
-    cmd = ["nice", "-n", "5", sys.executable, "-m", "fauxshop", "train-image", "--data", data]
-    cmd += ["--out", str(out), "--kimg", "100000", "--budget-minutes", str(minutes)]
-    cmd += ["--augment", "fixed", "--aug-p", "0.8", "--augment-spec", "bg"]
-    cmd += ["--augment-resample", mode, "--amp", "bf16", "--batch", "32", "--seed", str(seed)]
-    cmd += ["--tick-kimg", "1", "--snap-kimg", "100000", "--keep-snapshots", "1", *NET.split()]
-    with open(out.parent / f"{mode}.log", "w") as log:
-        subprocess.run(cmd, check=True, env=env, stdout=log, stderr=subprocess.STDOUT)
+def _flags(mode: str) -> list[str]:
+    """ADA's geometric transforms only, held at p = 0.8, resampled the `mode` way."""
+    return ["--augment", "fixed", "--aug-p", "0.8", "--augment-spec", "bg", "--amp", "bf16",
+            "--augment-resample", mode, "--batch", "32", *NET.split()]  # fmt: skip
 
 
 def _transform(x, label: int, gen):
@@ -130,14 +120,6 @@ def _shares(net, images) -> dict[str, float]:
     return {name: float((pred == k).float().mean()) for k, name in enumerate(LABELS)}
 
 
-def _fid(run: Path, workdir: str, num: int, max_real: int) -> float:
-    cmd = [sys.executable, "-m", "fauxshop", "metrics", str(run), "--metrics", "fid"]
-    cmd += ["--num", str(num), "--max-real", str(max_real), "--precision", "bf16"]
-    cmd += ["--workdir", workdir]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return float(json.loads(out)["fid"])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", required=True)
@@ -152,7 +134,8 @@ def main() -> None:
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(len(MODES)) as pool:  # one thread each: two processes share 2 cores
-        list(pool.map(lambda m: _train(args.data, args.out / m, m, args.minutes, args.seed), MODES))
+        list(pool.map(lambda m: train_once(args.data, args.out / m, _flags(m), args.minutes,
+                                           args.seed), MODES))  # fmt: skip
 
     import torch
 
@@ -174,7 +157,15 @@ def main() -> None:
         fake = from_uint8(torch.from_numpy(fake).permute(0, 3, 1, 2))
         row = {"images": f"G, {mode}", **_shares(net, fake), "kimg": meta["kimg"]}
         row["cpu_min"] = meta["own_cpu_s"] / 60
-        row["fid"] = _fid(run, args.workdir, args.fid_num, args.max_real)
+        fid_flags = [
+            "--metrics",
+            "fid",
+            "--num",
+            str(args.fid_num),
+            "--max-real",
+            str(args.max_real),
+        ]
+        row["fid"] = float(run_metrics(run, args.workdir, fid_flags)["fid"])
         rows.append(row)
     for row in rows:  # mirrored is left out: a symmetric garment looks mirrored half the time
         row["turned_or_shifted"] = sum(row[name] for name in LABELS[2:])
