@@ -35,6 +35,13 @@ from fauxshop.text.corpus import context_from_tags
 
 CHECKS = ("category_agrees", "grounded_text", "image_novel", "text_novel")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# A catalog's product-code line ("SKU: FX-004211", "Style no. 8812"): the writer learns the
+# line and invents a code, which would name another (real or no) product in a shop's feed.
+_CODE_LINE = re.compile(
+    r"(-\s*)?(product code|sku|style|item|article|art|ref|model|mpn)\.?\s*(no\.?|number|#)?"
+    r"\s*[:#]?\s*[A-Z]*[-/]?\d[\w/-]*\.?",
+    re.IGNORECASE,
+)
 
 
 def tags_from_probs(
@@ -65,7 +72,8 @@ def title_from_tags(category: str, attributes: Mapping[str, str]) -> str:
 def grounded_text(description: str, context: str) -> tuple[str, list[str]]:
     """(the description keeping only the sentences whose every attribute value is one the
     context, made of the photo's tags, names; the sentences dropped). Lines stay lines; a
-    heading ("Details:") whose list lost every item goes too."""
+    heading ("Details:") whose list lost every item goes too, and so does a product-code line:
+    the product's own code is its record's sku, not one the writer made up."""
     claimed = find_mentions(context)
 
     def supported(sentence: str) -> bool:
@@ -75,6 +83,9 @@ def grounded_text(description: str, context: str) -> tuple[str, list[str]]:
     lines: list[str] = []
     dropped: list[str] = []
     for line in description.split("\n"):
+        if _CODE_LINE.fullmatch(line.strip()):
+            dropped.append(line.strip())
+            continue
         kept = []
         for sentence in _SENTENCE_END.split(line.strip()):
             (kept if supported(sentence) else dropped).append(sentence)
