@@ -37,6 +37,7 @@ from fauxshop.products.models import (
     DEMO_WRITER,
     ProductModels,
     choose_real_archive,
+    open_generator,
 )
 from fauxshop.tagger.calibration import Calibration
 from fauxshop.tagger.model import load_tagger
@@ -88,6 +89,11 @@ def test_the_text_keeps_only_sentences_the_photos_tags_support():
     assert dropped == ["A blue dress with long sleeves.", "A floral print for spring.",
                        "- Floral print", "- In blue"]  # fmt: skip
     assert kept == "It has pockets.\nCare:\n- Dry clean only"  # the emptied list's heading too
+    codes = ["SKU: FX-004211", "Product code: FX-000017", "Style no. 8812", "- Ref. AB-77",
+             "Item number 12345", "Model #X200"]  # fmt: skip
+    kept_lines = "Style it with boots.\nModel is 5'9\" and wears UK 8."
+    coded = "A red dress.\n" + "\n".join(codes) + "\n" + kept_lines
+    assert grounded_text(coded, context) == ("A red dress.\n" + kept_lines, codes)
 
 
 def test_novelty_is_measured_in_the_catalogs_own_units():
@@ -335,7 +341,8 @@ def test_novelty_is_judged_against_the_generators_own_training_archive(tmp_path)
     meta["safetensors"] = snapshot.name
     snapshot.with_suffix(".json").write_text(json.dumps(meta))
     (tmp_path / "elsewhere.zip").write_bytes(b"zip")
-    assert choose_real_archive(ws, generator=snapshot) == (
-        tmp_path / "elsewhere.zip",
-        "the generator's training archive",
-    )
+    expected = (tmp_path / "elsewhere.zip", "the generator's training archive")
+    assert choose_real_archive(ws, generator=snapshot) == expected
+    opened = open_generator(snapshot)  # what the verbs pass on, so a .pkl is imported once
+    assert open_generator(opened) is opened
+    assert choose_real_archive(ws, generator=opened) == expected

@@ -22,13 +22,14 @@ def cmd_design(args) -> int:
     from fauxshop.design.request import parse_request
     from fauxshop.design.run import design_products, format_summary, slug
     from fauxshop.products.export import save_products
-    from fauxshop.products.models import choose_real_archive, product_models
+    from fauxshop.products.models import choose_real_archive, open_generator, product_models
 
     config = dataclass_from_args(DesignConfig, args)
     ws = Workspace.open(args.workdir)
-    real, why = choose_real_archive(ws, args.real, args.generator)
+    generator = open_generator(args.generator)
+    real, why = choose_real_archive(ws, args.real, generator)
     print(f"real catalog: {real} ({why})")
-    models = product_models(real, args.generator, args.tagger, args.writer)
+    models = product_models(real, generator, args.tagger, args.writer)
     request = parse_request(args.request, models.text_tagger)
     checks = dataclass_from_args(ComposeConfig, args)
     result, designed = design_products(models, request, config, checks)

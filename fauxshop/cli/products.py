@@ -21,13 +21,14 @@ def cmd_products(args) -> int:
     """
     from fauxshop.products.compose import compose, format_report
     from fauxshop.products.export import first_new_seed, run_folder, save_products
-    from fauxshop.products.models import choose_real_archive, product_models
+    from fauxshop.products.models import choose_real_archive, open_generator, product_models
 
     seeds = _seed_range(args)
     ws = Workspace.open(args.workdir)
-    real, why = choose_real_archive(ws, args.real, args.generator)
+    generator = open_generator(args.generator)
+    real, why = choose_real_archive(ws, args.real, generator)
     print(f"real catalog: {real} ({why})")
-    models = product_models(real, args.generator, args.tagger, args.writer)
+    models = product_models(real, generator, args.tagger, args.writer)
     if args.regenerate:
         return _regenerate(args, models)
     if seeds or args.merge:

@@ -14,7 +14,12 @@ from typing import Any
 from fauxshop.catalog.demo_catalog import demo_corpus
 from fauxshop.digest import file_sha256
 from fauxshop.errors import FauxshopError
-from fauxshop.image.checkpoint import generator_fingerprint, resolve_snapshot, snapshot_generator
+from fauxshop.image.checkpoint import (
+    Snapshot,
+    generator_fingerprint,
+    resolve_snapshot,
+    snapshot_generator,
+)
 from fauxshop.latent.directions import (
     Direction,
     interfacegan,
@@ -82,9 +87,9 @@ def real_catalog(tagger: Tagger, archive: Path, extra_texts: list[str] = ()) -> 
 
 
 def load_models(
-    generator: Path, tagger: Path, writer: Path, real: Path, extra_texts: list[str] = ()
+    generator: Path | Snapshot, tagger: Path, writer: Path, real: Path, extra_texts: list[str] = ()
 ) -> ProductModels:
-    snapshot = resolve_snapshot(generator)
+    snapshot = open_generator(generator)
     G = snapshot_generator(snapshot)
     image_tagger = load_tagger(tagger)
     writer_model, tokenizer, meta = load_trained(writer)
@@ -105,8 +110,16 @@ def load_models(
     )  # fmt: skip
 
 
+def open_generator(generator: Path | Snapshot | None = None) -> Snapshot:
+    """The generator's snapshot (the shipped demo one unless given), opened once: an imported
+    NVIDIA or rosinality checkpoint is converted here, not again by each reader."""
+    if isinstance(generator, Snapshot):
+        return generator
+    return resolve_snapshot(generator or DEMO_GENERATOR)
+
+
 def choose_real_archive(
-    ws: Workspace, given: Path | None = None, generator: Path | None = None
+    ws: Workspace, given: Path | None = None, generator: Path | Snapshot | None = None
 ) -> tuple[Path, str]:
     """The real archive novelty is judged against, and why: the one given, else the one the
     generator was trained on (its snapshot's config "data"), else an archive of that name in
@@ -114,7 +127,7 @@ def choose_real_archive(
     A generator's own catalog, not whichever archive was packed last, is what it could copy."""
     if given:
         return Path(given), "--real"
-    recorded = resolve_snapshot(generator or DEMO_GENERATOR).meta.get("config", {}).get("data")
+    recorded = open_generator(generator).meta.get("config", {}).get("data")
     if recorded and Path(recorded).is_file():
         return Path(recorded), "the generator's training archive"
     if recorded and (ws.archives_dir / Path(recorded).name).is_file():
@@ -128,15 +141,16 @@ def choose_real_archive(
 
 
 def product_models(
-    real: Path, generator: Path | None = None, tagger: Path | None = None,
+    real: Path, generator: Path | Snapshot | None = None, tagger: Path | None = None,
     writer: Path | None = None,
 ) -> ProductModels:  # fmt: skip
-    """The four models a product comes from (the shipped demo ones unless given) and the real
-    catalog novelty is checked against. With the demo writer, the texts it learned from count
-    as real too: a copy of one of them is no new description."""
+    """The four models a product comes from (the shipped demo ones unless given; the generator
+    as a path or an already opened snapshot) and the real catalog novelty is checked against.
+    With the demo writer, the texts it learned from count as real too: a copy of one of them
+    is no new description."""
     seen = [r["description"] for r in demo_corpus(**DEMO_WRITER_CORPUS)] if writer is None else []
     return load_models(
-        generator or DEMO_GENERATOR, tagger or DEMO_TAGGER, writer or DEMO_WRITER, real, seen
+        open_generator(generator), tagger or DEMO_TAGGER, writer or DEMO_WRITER, real, seen
     )
 
 

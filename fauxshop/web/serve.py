@@ -35,6 +35,7 @@ from fauxshop.products.models import (
     SLIDERS,
     cached_sliders,
     choose_real_archive,
+    open_generator,
     product_models,
     studio_directions,
 )
@@ -66,12 +67,13 @@ def load_studio(
              "real": real}  # fmt: skip
     sources = {k: v and str(v) for k, v in paths.items()}
     ws = Workspace.open(workdir)
-    real, why = choose_real_archive(ws, real, generator)
+    snapshot = open_generator(generator)
+    real, why = choose_real_archive(ws, real, snapshot)
     say(f"real catalog: {real} ({why})")
     start = time.perf_counter()
     say("loading the generator, tagger and writer, and the real catalog's photo features and "
         "descriptions ...")  # fmt: skip
-    models = product_models(real, generator, tagger, writer)
+    models = product_models(real, snapshot, tagger, writer)
     say(f"models loaded ({time.perf_counter() - start:.1f} s)")
     cache = ws.runs_dir / STUDIO_DIRECTIONS
     directions = cached_sliders(models.G, cache)
