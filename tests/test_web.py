@@ -210,7 +210,8 @@ def test_served_studio_finds_the_sliders_the_demo_prepared_and_says_so(tmp_path)
     cache = tmp_path / "runs" / STUDIO_DIRECTIONS
     G = load_generator(DEMO_GENERATOR)
     assert cached_sliders(G, cache) is None
-    prepared = studio_directions(G, load_tagger(DEMO_TAGGER), cache)  # run_demo's last stage
+    # run_demo's last stage, on fewer samples: what is tested here is serve reading the cache
+    prepared = studio_directions(G, load_tagger(DEMO_TAGGER), cache, n=200)
     said = []
     studio = load_studio(tmp_path, say=said.append)
     assert [d.name for d in studio.directions] == ["length:midi,maxi", "colour:red"]

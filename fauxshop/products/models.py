@@ -172,10 +172,11 @@ def cached_sliders(G, cache: Path) -> list[Direction] | None:
         return None  # made for another generator: find them again
 
 
-def studio_directions(G, tagger: Tagger, cache: Path) -> list[Direction]:
-    """The sliders, cached per generator in `cache`: only the first start spends the sampling."""
+def studio_directions(G, tagger: Tagger, cache: Path, n: int = 1000) -> list[Direction]:
+    """The sliders, cached per generator in `cache`: only the first start spends the sampling
+    (`n` images per direction)."""
     found = cached_sliders(G, cache)
     if found is None:
-        found = slider_directions(G, tagger, 0 if G.c_dim else None)
+        found = slider_directions(G, tagger, 0 if G.c_dim else None, n)
         save_directions(cache, found, generator_fingerprint(G))
     return found
