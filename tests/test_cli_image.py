@@ -121,3 +121,17 @@ def test_metrics_reads_the_runs_archive_and_reports_each_metric(run, tmp_path, c
     assert result["fid"] > 0 and np.isfinite(result["kid"])
     assert result["archive"].endswith("a.zip") and result["num"] == 8
     assert any((tmp_path / "metric-cache").iterdir())  # real statistics cached
+
+
+def test_metrics_per_class_measures_the_named_classes_and_refuses_others_first(
+    run, tmp_path, capsys
+):
+    args = ["metrics", str(run), "--num", "8", "--workdir", str(tmp_path), "--per-class", "4"]
+    assert main([*args, "--classes", "dress"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert list(result["per_class"]) == ["dress"] and result["per_class"]["dress"]["real"] >= 2
+    assert main([*args, "--classes", "gown"]) != 0
+    captured = capsys.readouterr()
+    assert "no class gown" in captured.err and captured.out == ""  # before any FID was printed
+    assert main(["metrics", str(run), "--classes", "dress", "--workdir", str(tmp_path)]) != 0
+    assert "pass both" in capsys.readouterr().err

@@ -128,8 +128,22 @@ def cmd_metrics(args) -> int:
     if not archive:
         raise FauxshopError(f"{args.run}: no archive recorded; pass --data ARCHIVE.zip")
     names = [n.strip() for n in args.metrics.split(",") if n.strip()]
+    if args.classes and not args.per_class:
+        raise FauxshopError("--classes names the labels of --per-class N: pass both")
     cache = Workspace.open(args.workdir).root / "metric-cache"
     extractor = InceptionFeatures(G.mapping.w_avg.device, precision=args.precision)
+    per_class = None
+    if args.per_class:  # first: a class the archive lacks fails before the long FID
+        per_class = per_class_fid(
+            G,
+            Path(archive),
+            args.per_class,
+            cache,
+            feature_extractor=extractor,
+            truncation_psi=args.psi,
+            max_real=args.max_real,
+            classes=args.classes.split(",") if args.classes else None,
+        )
     result = compute_metrics(
         names,
         G,
@@ -141,17 +155,8 @@ def cmd_metrics(args) -> int:
         feature_extractor=extractor,
     )
     result.update(kimg=snapshot.meta.get("kimg"), num=args.num, archive=str(archive))
-    if args.per_class:
-        result["per_class"] = per_class_fid(
-            G,
-            Path(archive),
-            args.per_class,
-            cache,
-            feature_extractor=extractor,
-            truncation_psi=args.psi,
-            max_real=args.max_real,
-            classes=args.classes.split(",") if args.classes else None,
-        )
+    if per_class is not None:
+        result["per_class"] = per_class
     print(json.dumps(result, indent=2))
     return 0
 
