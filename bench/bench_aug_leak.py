@@ -157,15 +157,8 @@ def main() -> None:
         fake = from_uint8(torch.from_numpy(fake).permute(0, 3, 1, 2))
         row = {"images": f"G, {mode}", **_shares(net, fake), "kimg": meta["kimg"]}
         row["cpu_min"] = meta["own_cpu_s"] / 60
-        fid_flags = [
-            "--metrics",
-            "fid",
-            "--num",
-            str(args.fid_num),
-            "--max-real",
-            str(args.max_real),
-        ]
-        row["fid"] = float(run_metrics(run, args.workdir, fid_flags)["fid"])
+        fid = ["--metrics", "fid", "--num", str(args.fid_num), "--max-real", str(args.max_real)]
+        row["fid"] = float(run_metrics(run, args.workdir, fid)["fid"])
         rows.append(row)
     for row in rows:  # mirrored is left out: a symmetric garment looks mirrored half the time
         row["turned_or_shifted"] = sum(row[name] for name in LABELS[2:])

@@ -57,17 +57,14 @@ def _label_precision(classifier, G, classes: tuple[str, ...], num: int) -> dict[
     return shares
 
 
-def _classifier(full: str, seed: int):
-    """The judge: category classifier on the full archive's real training split, and its
-    recall per class on the real test split."""
+def _classifier(data, full: str, seed: int):
+    """The judge: category classifier on the full archive's real training split (`data`, its
+    category head), and its recall per class on the real test split."""
     import numpy as np
 
-    from fauxshop.study.augmentation import category_only
     from fauxshop.study.config import StudyConfig
-    from fauxshop.tagger.data import read_archive
     from fauxshop.tagger.train import evaluate, fit_tagger
 
-    data = category_only(read_archive(full))
     config = StudyConfig(archive=full, generator="", category="", epochs=2).classifier(seed)
     classifier, _ = fit_tagger(data.select("train"), config)
     confusion = np.array(
@@ -121,10 +118,11 @@ def main() -> None:
     from fauxshop.tagger.data import read_archive
 
     torch.set_num_threads(2)
-    classifier, real_recall = _classifier(args.full, args.seed)
+    data = category_only(read_archive(args.full))  # 60k images: read once
+    classifier, real_recall = _classifier(data, args.full, args.seed)
     classes = tuple(classifier.heads["category"])
     rare = classes.index(args.rare)
-    real = category_only(read_archive(args.full)).select("test")
+    real = data.select("test")
     samples = [real.images[real.labels["category"] == rare][:16]]
     rows, results = [], {"judge_real_test_recall": real_recall}
     for b, run in runs.items():

@@ -142,7 +142,7 @@ def cmd_metrics(args) -> int:
             feature_extractor=extractor,
             truncation_psi=args.psi,
             max_real=args.max_real,
-            classes=args.classes.split(",") if args.classes else None,
+            classes=[c.strip() for c in args.classes.split(",")] if args.classes else None,
         )
     result = compute_metrics(
         names,

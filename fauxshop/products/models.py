@@ -87,8 +87,9 @@ def real_catalog(tagger: Tagger, archive: Path, extra_texts: list[str] = ()) -> 
 
 
 def load_models(
-    generator: Path | Snapshot, tagger: Path, writer: Path, real: Path, extra_texts: list[str] = ()
-) -> ProductModels:
+    generator: Path | Snapshot | None, tagger: Path, writer: Path, real: Path,
+    extra_texts: list[str] = (),
+) -> ProductModels:  # fmt: skip
     snapshot = open_generator(generator)
     G = snapshot_generator(snapshot)
     image_tagger = load_tagger(tagger)
@@ -149,9 +150,7 @@ def product_models(
     With the demo writer, the texts it learned from count as real too: a copy of one of them
     is no new description."""
     seen = [r["description"] for r in demo_corpus(**DEMO_WRITER_CORPUS)] if writer is None else []
-    return load_models(
-        open_generator(generator), tagger or DEMO_TAGGER, writer or DEMO_WRITER, real, seen
-    )
+    return load_models(generator, tagger or DEMO_TAGGER, writer or DEMO_WRITER, real, seen)
 
 
 def slider_directions(G, tagger: Tagger, class_index: int | None, n: int = 1000) -> list[Direction]:
