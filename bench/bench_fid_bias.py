@@ -5,9 +5,10 @@ Unbiased FID and Inception Score", CVPR 2020), so an FID@2k and an FID@10k of th
 differ, and only numbers at the same N compare. This bench generates `--num` images once,
 keeps their Inception features (OUT/fake-features.npy, reused by a rerun), and computes FID
 against the archive's cached real statistics for each N in `--sizes`: over every disjoint
-block of N generated images (at most `--blocks`), mean and spread. A least-squares line of
-FID against 1/N through those means gives FID∞, the value with the generated side's bias
-removed (the real side stays at `--max-real` images, so its own bias remains).
+block of N generated images (at most `--blocks`), mean and spread; and FID∞ as `metrics
+--metrics fid_inf` computes it from all of them (`metrics.fid.fid_infinity`: a line in 1/N
+through FIDs of random subsets), the value with the generated side's bias removed (the real
+side stays at `--max-real` images, so its own bias remains).
 
     nice -n 5 .venv/bin/python bench/bench_fid_bias.py --run /work/fm/study/narrower-bf16 \\
         --data /work/fm/archives/fmnist-32.zip --workdir /work/fm --out /work/fm/fid-bias
@@ -39,13 +40,6 @@ def fid_by_size(
         rows.append({"n": n, "blocks": count, "fid": float(np.mean(scores)),
                      "spread": float(np.std(scores)) if count > 1 else 0.0})  # fmt: skip
     return rows
-
-
-def fid_infinity(rows: list[dict]) -> tuple[float, float]:
-    """Intercept and slope of the least-squares line FID = FID∞ + slope / N."""
-    inv_n = np.array([1.0 / row["n"] for row in rows])
-    slope, intercept = np.polyfit(inv_n, np.array([row["fid"] for row in rows]), 1)
-    return float(intercept), float(slope)
 
 
 def generated_features(args: argparse.Namespace) -> np.ndarray:
@@ -90,7 +84,7 @@ def main() -> None:
     import torch
 
     from fauxshop.markdown import markdown_table
-    from fauxshop.metrics.fid import real_stats_for_archive
+    from fauxshop.metrics.fid import fid_infinity, real_stats_for_archive
     from fauxshop.metrics.inception import InceptionFeatures
     from fauxshop.runtime import configure_torch
 
@@ -102,7 +96,8 @@ def main() -> None:
     fake = generated_features(args)
     features_s = time.perf_counter() - start
     rows = fid_by_size(fake, real, sizes, args.blocks)
-    intercept, slope = fid_infinity(rows)
+    extrapolated = fid_infinity(real, fake)
+    intercept, slope = extrapolated["fid_inf"], extrapolated["fid_inf_slope"]
     result = {"run": str(args.run), "precision": args.precision, "max_real": args.max_real,
               "rows": rows, "fid_infinity": intercept, "slope": slope,
               "features_s": features_s}  # fmt: skip

@@ -15,6 +15,7 @@ from fauxshop.metrics.fid import (
     archive_label_sampler,
     compute_metrics,
     fid,
+    fid_infinity,
     generator_stats,
     kid,
     per_class_fid,
@@ -101,6 +102,20 @@ def test_fid_trace_term_equals_scipys_matrix_square_root_of_the_product():
     reference = np.trace(scipy.linalg.sqrtm(a.cov @ b.cov)).real  # NVIDIA's / pytorch-fid's way
     assert trace_sqrt_product(a.cov, b.cov) == pytest.approx(reference, rel=1e-9)
     assert trace_sqrt_product(a.cov, b.cov) == pytest.approx(trace_sqrt_product(b.cov, a.cov))
+
+
+def test_fid_infinity_removes_most_of_the_small_sample_bias():
+    # real: the exact distribution N(0, I); generated: 2,000 draws of N(shift, I), true FID 8
+    real = FeatureStats(np.zeros(64), np.eye(64), n=10**9)
+    fake = gaussian(2000, 64, seed=6)
+    fake[:, :8] += 1.0
+    at_n = fid(real, FeatureStats.from_features(fake))
+    extrapolated = fid_infinity(real, fake)
+    assert at_n - 8.0 > 0.4  # FID@2k overshoots by the 1/N term
+    assert abs(extrapolated["fid_inf"] - 8.0) < 0.25 * (at_n - 8.0)
+    assert extrapolated["fid_inf_slope"] > 0
+    with pytest.raises(FauxshopError, match="at least 10"):
+        fid_infinity(real, fake[:1])
 
 
 def test_kid_is_near_zero_for_one_distribution_and_positive_for_a_shifted_one():
@@ -233,11 +248,12 @@ def test_compute_metrics_with_a_conditional_generator(tmp_path):
     write_archive(archive, seed=0, labels=[0, 1] * 4)
     G, extract = tiny_generator(c_dim=2), ProjectionFeatures()
     scores = compute_metrics(
-        ["fid", "kid", "pr"], G, archive, 8, tmp_path / "cache", feature_extractor=extract
-    )
-    assert sorted(scores) == ["fid", "kid", "precision", "recall"]
+        ["fid", "fid_inf", "kid", "pr"], G, archive, 20, tmp_path / "cache",
+        feature_extractor=extract,
+    )  # fmt: skip
+    assert sorted(scores) == ["fid", "fid_inf", "fid_inf_slope", "kid", "precision", "recall"]
     assert all(np.isfinite(v) for v in scores.values()) and scores["fid"] > 0
-    with pytest.raises(FauxshopError, match="choose from fid, kid, pr"):
+    with pytest.raises(FauxshopError, match="choose from fid, fid_inf, kid, pr"):
         compute_metrics(["is"], G, archive, 8, tmp_path / "cache", feature_extractor=extract)
 
 

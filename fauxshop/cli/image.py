@@ -218,7 +218,12 @@ def register(sub, common) -> None:
     sampling_flags(p, 1.0)
 
     p = generator_verb(sub, cmd_metrics, common)
-    p.add_argument("--metrics", default="fid,kid", help="comma-separated: fid, kid, pr")
+    p.add_argument(
+        "--metrics",
+        default="fid,kid",
+        help="comma-separated: fid, fid_inf (FID with the 1/N bias of the generated count "
+        "extrapolated away), kid, pr",
+    )
     p.add_argument("--num", type=int, default=10000, help="generated images (FID@10k)")
     p.add_argument(
         "--precision",
