@@ -74,7 +74,9 @@ class TrainConfig:
     tick_kimg: float = help_field("kimg between log rows and progress updates", default=4.0)
     snap_kimg: float = help_field("kimg between snapshots, sample grids and metrics", default=50.0)
     keep_snapshots: int = help_field("keep the newest N snapshots", default=3)
-    metrics: str = help_field("comma-separated metrics at each snapshot (fid, kid, pr)", default="")
+    metrics: str = help_field(
+        "comma-separated metrics at each snapshot (fid, fid_inf, kid, pr)", default=""
+    )
     metrics_num: int = help_field("generated images per metric evaluation", default=10000)
     seed: int = help_field("random seed for weights, latents, data order and sample grids", 0)
     device: str = help_field("auto, cpu, cuda or cuda:N", default="auto")
