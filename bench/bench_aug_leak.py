@@ -15,7 +15,9 @@ the ones whose resampling differs), one per `--augment-resample` mode. Then, for
     nice -n 5 .venv/bin/python bench/bench_aug_leak.py --data /work/fm/archives/fmnist-32.zip \\
         --out /work/fm/aug-leak --workdir /work/fm --minutes 12
 
-Runs that already hold a snapshot are not retrained; results go to OUT/leak.json and OUT/table.md.
+Runs that already hold a snapshot are not retrained; results go to OUT/leak.json, OUT/table.md
+and OUT/samples.png (held-out real images, then each generator's seeds 0-15, a row each: look
+at it, the classifier only knows quarter-turns).
 """
 
 from __future__ import annotations
@@ -137,23 +139,26 @@ def main() -> None:
         list(pool.map(lambda m: train_once(args.data, args.out / m, _flags(m), args.minutes,
                                            args.seed), MODES))  # fmt: skip
 
+    import numpy as np
     import torch
 
     from fauxshop.image.checkpoint import latest_snapshot, load_generator, read_snapshot
     from fauxshop.latent.generate import generate
     from fauxshop.markdown import markdown_table
-    from fauxshop.pixels import from_uint8
+    from fauxshop.pixels import from_uint8, save_grid, to_hwc_uint8
     from fauxshop.runtime import configure_torch
 
     configure_torch(torch.device("cpu"))  # flushed denormals: young Gs render 20x faster
     torch.set_num_threads(2)
     net, held, accuracy = _train_classifier(_real_images(args.data, 12000), args.classifier_steps)
     rows = [{"images": "real (held out)", **_shares(net, held)}]
+    samples = [to_hwc_uint8(held[:16])]
     for mode in MODES:
         run = args.out / mode
         meta = read_snapshot(latest_snapshot(run)).meta
         G = load_generator(run)
         fake = generate(G, range(args.num), 1.0)  # N x H x W x C uint8
+        samples.append(fake[:16])
         fake = from_uint8(torch.from_numpy(fake).permute(0, 3, 1, 2))
         row = {"images": f"G, {mode}", **_shares(net, fake), "kimg": meta["kimg"]}
         row["cpu_min"] = meta["own_cpu_s"] / 60
@@ -163,6 +168,7 @@ def main() -> None:
     for row in rows:  # mirrored is left out: a symmetric garment looks mirrored half the time
         row["turned_or_shifted"] = sum(row[name] for name in LABELS[2:])
     result = {"classifier_accuracy": accuracy, "rows": rows, "fid_num": args.fid_num}
+    save_grid(np.concatenate(samples), args.out / "samples.png", cols=16)
     (args.out / "leak.json").write_text(json.dumps(result, indent=1))
     table = markdown_table([{k: _fmt(v) for k, v in row.items()} for row in rows])
     (args.out / "table.md").write_text(table + "\n")
