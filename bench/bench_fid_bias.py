@@ -38,16 +38,15 @@ def fid_by_size(
             for k in range(count)
         ]
         rows.append({"n": n, "blocks": count, "fid": float(np.mean(scores)),
-                     "spread": float(np.std(scores)) if count > 1 else 0.0})  # fmt: skip
+                     "spread": float(np.std(scores))})  # fmt: skip
     return rows
 
 
-def generated_features(args: argparse.Namespace) -> np.ndarray:
+def generated_features(args: argparse.Namespace, extractor) -> np.ndarray:
     """The run's `--num` generated features, read back from OUT when a rerun finds them."""
     from fauxshop.atomic import atomic_open
     from fauxshop.image.checkpoint import load_generator
     from fauxshop.metrics.fid import archive_label_sampler, generator_stats
-    from fauxshop.metrics.inception import InceptionFeatures
 
     path = args.out / "fake-features.npy"
     if path.is_file():
@@ -56,7 +55,6 @@ def generated_features(args: argparse.Namespace) -> np.ndarray:
             return features[: args.num]
     G = load_generator(args.run)
     sampler = archive_label_sampler(args.data, G.c_dim) if G.c_dim > 0 else None
-    extractor = InceptionFeatures("cpu", batch_size=32, precision=args.precision)
     stats = generator_stats(G, args.num, 32, 1.0, sampler, args.seed, feature_extractor=extractor)
     with atomic_open(path, "wb") as f:
         np.save(f, stats.features)
@@ -93,7 +91,7 @@ def main() -> None:
     extractor = InceptionFeatures("cpu", batch_size=32, precision=args.precision)
     cache = Path(args.workdir) / "metric-cache"
     real = real_stats_for_archive(args.data, cache, args.max_real, extractor)
-    fake = generated_features(args)
+    fake = generated_features(args, extractor)
     features_s = time.perf_counter() - start
     rows = fid_by_size(fake, real, sizes, args.blocks)
     extrapolated = fid_infinity(real, fake)
