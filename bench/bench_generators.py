@@ -1,0 +1,126 @@
+"""Is a new generator better than the shipped one? FID, per-class FID and a sheet to look at.
+
+Each generator (a snapshot, a run folder or an imported checkpoint) is measured on the same
+archive by `fauxshop metrics` in its own process: FID@`--num` over the archive's label mix and
+FID per class (`--per-class` images of each label against that label's real images). The
+sheet, OUT/real-vs-generated.png, has one block per class: a row of the archive's real images
+of that class, then a row per generator (the same seeds, at `--psi`, as products use them),
+each labelled, enlarged `--zoom` times without smoothing so the pixels are the model's.
+
+    .venv/bin/python bench/bench_generators.py --data fm/demo-train/archives/catalog-64x32.zip \\
+        --out fm/demo-compare --workdir fm \\
+        shipped=fauxshop/assets/demo-generator.safetensors retrained=fm/demo-retrain
+    .venv/bin/python bench/bench_generators.py ... --num 2000 --per-class 500 --precision bf16
+
+FID@10k with fp32 Inception is the number the docs report; bf16 is ~2x faster and ~1 % low,
+fine for comparing generators with each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def _metrics(generator: str, args) -> dict:
+    """`fauxshop metrics` on one generator, parsed (its own process: one model in memory)."""
+    cmd = [sys.executable, "-m", "fauxshop", "metrics", generator, "--data", args.data]
+    cmd += ["--workdir", args.workdir, "--num", str(args.num), "--precision", args.precision]
+    cmd += ["--per-class", str(args.per_class)] if args.per_class else []
+    env = dict(os.environ, FAUXSHOP_QUIET="1")
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if done.returncode:
+        sys.exit(f"{generator}: fauxshop metrics failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout)
+
+
+def _real_rows(archive: str, per_row: int) -> tuple[dict[int, np.ndarray], list[str]]:
+    """The first `per_row` real images of each label (H x W x C uint8), and the label names."""
+    from fauxshop.catalog.archive import decode_image, image_names, open_archive
+    from fauxshop.metrics.fid import archive_labels
+
+    labels, names = archive_labels(archive)
+    rows: dict[int, list[np.ndarray]] = {c: [] for c in range(len(names))}
+    with open_archive(archive) as zf:
+        for name, label in zip(image_names(zf), labels, strict=True):
+            if len(rows[label]) < per_row:
+                rows[label].append(decode_image(zf, name))
+    return {c: np.stack(images) for c, images in rows.items() if images}, names
+
+
+def _fake_row(G, cls: int, per_row: int, psi: float) -> np.ndarray:
+    from fauxshop.latent.generate import render_ws, seeds_to_ws
+
+    return render_ws(G, seeds_to_ws(G, list(range(per_row)), psi, cls))
+
+
+def _sheet(rows: list[tuple[str, np.ndarray]], zoom: int):
+    """Labelled rows of images on white, enlarged `zoom` times (nearest neighbour)."""
+    from PIL import Image, ImageDraw
+
+    h, w = rows[0][1].shape[1:3]
+    label_w, gap = 120, 4
+    width = label_w + max(len(images) for _, images in rows) * (w * zoom + gap)
+    sheet = Image.new("RGB", (width, len(rows) * (h * zoom + gap)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for r, (label, images) in enumerate(rows):
+        top = r * (h * zoom + gap)
+        draw.text((4, top + h * zoom // 2 - 6), label, fill="black")
+        for i, image in enumerate(images):
+            tile = Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image)
+            tile = tile.resize((w * zoom, h * zoom), Image.Resampling.NEAREST)
+            sheet.paste(tile, (label_w + i * (w * zoom + gap), top))
+    return sheet
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("generators", nargs="+", help="NAME=PATH, in the order to show")
+    parser.add_argument("--data", required=True, help="the archive they are measured on")
+    parser.add_argument("--out", required=True, type=Path, help="folder for table, json, sheet")
+    parser.add_argument("--workdir", default="fauxshop-work", help="holds metric-cache/")
+    parser.add_argument("--num", type=int, default=10000, help="generated images for FID")
+    parser.add_argument("--per-class", type=int, default=1000, help="images per class (0: none)")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
+    parser.add_argument("--psi", type=float, default=0.7, help="truncation on the sheet")
+    parser.add_argument("--per-row", type=int, default=12, help="images per row on the sheet")
+    parser.add_argument("--zoom", type=int, default=2)
+    args = parser.parse_args()
+    pairs = [g.split("=", 1) for g in args.generators]
+    if any(len(p) != 2 or not all(p) for p in pairs):
+        parser.error("each generator is NAME=PATH")
+    from fauxshop.atomic import atomic_open
+    from fauxshop.image.checkpoint import load_generator
+    from fauxshop.markdown import markdown_table
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = {name: _metrics(path, args) for name, path in pairs}
+    fid = f"FID@{args.num / 1000:g}k"
+    table = [{"generator": name, fid: r["fid"]} for name, r in results.items()]
+    for row, r in zip(table, results.values(), strict=True):
+        row.update({k: v["fid"] for k, v in r.get("per_class", {}).items()})
+    with atomic_open(args.out / "results.json", "w", encoding="utf-8") as f:
+        json.dump({"precision": args.precision, "num": args.num, "results": results}, f, indent=1)
+    with atomic_open(args.out / "table.md", "w", encoding="utf-8") as f:
+        f.write(markdown_table(table) + "\n")
+    print(markdown_table(table))
+
+    real, classes = _real_rows(args.data, args.per_row)
+    generators = [(name, load_generator(path)) for name, path in pairs]
+    rows = []
+    for c, images in real.items():
+        rows.append((f"{classes[c]}: real", images))
+        rows += [(f"{name}", _fake_row(G, c, args.per_row, args.psi)) for name, G in generators]
+    with atomic_open(args.out / "real-vs-generated.png", "wb") as f:
+        _sheet(rows, args.zoom).save(f, format="PNG")
+    print("sheet:", args.out / "real-vs-generated.png")
+
+
+if __name__ == "__main__":
+    main()
