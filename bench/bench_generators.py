@@ -4,8 +4,9 @@ Each generator (a snapshot, a run folder or an imported checkpoint) is measured 
 archive by `fauxshop metrics` in its own process: FID@`--num` over the archive's label mix and
 FID per class (`--per-class` images of each label against that label's real images). The
 sheet, OUT/real-vs-generated.png, has one block per class: a row of the archive's real images
-of that class, then a row per generator (the same seeds, at `--psi`, as products use them),
-each labelled, enlarged `--zoom` times without smoothing so the pixels are the model's.
+of that class, then a row per generator (the same seeds, at `--psi`, as products use them;
+a row per truncation centre with `--truncate-to global,class`), each labelled and enlarged
+`--zoom` times without smoothing, so the pixels are the model's.
 
     .venv/bin/python bench/bench_generators.py --data fm/demo-train/archives/catalog-64x32.zip \\
         --out fm/demo-compare --workdir fm \\
@@ -40,6 +41,23 @@ def _metrics(generator: str, args) -> dict:
     return json.loads(done.stdout)
 
 
+def _measure(pairs: list[list[str]], args) -> None:
+    """OUT/results.json and OUT/table.md: FID and FID per class of each generator."""
+    from fauxshop.atomic import atomic_open
+    from fauxshop.markdown import markdown_table
+
+    results = {name: _metrics(path, args) for name, path in pairs}
+    fid = f"FID@{args.num / 1000:g}k"
+    table = [{"generator": name, fid: r["fid"]} for name, r in results.items()]
+    for row, r in zip(table, results.values(), strict=True):
+        row.update({k: v["fid"] for k, v in r.get("per_class", {}).items()})
+    with atomic_open(args.out / "results.json", "w", encoding="utf-8") as f:
+        json.dump({"precision": args.precision, "num": args.num, "results": results}, f, indent=1)
+    with atomic_open(args.out / "table.md", "w", encoding="utf-8") as f:
+        f.write(markdown_table(table) + "\n")
+    print(markdown_table(table))
+
+
 def _real_rows(archive: str, per_row: int) -> tuple[dict[int, np.ndarray], list[str]]:
     """The first `per_row` real images of each label (H x W x C uint8), and the label names."""
     from fauxshop.catalog.archive import decode_image, image_names, open_archive
@@ -54,10 +72,10 @@ def _real_rows(archive: str, per_row: int) -> tuple[dict[int, np.ndarray], list[
     return {c: np.stack(images) for c, images in rows.items() if images}, names
 
 
-def _fake_row(G, cls: int, per_row: int, psi: float) -> np.ndarray:
+def _fake_row(G, cls: int, per_row: int, psi: float, centre: str) -> np.ndarray:
     from fauxshop.latent.generate import render_ws, seeds_to_ws
 
-    return render_ws(G, seeds_to_ws(G, list(range(per_row)), psi, cls))
+    return render_ws(G, seeds_to_ws(G, list(range(per_row)), psi, cls, truncate_to=centre))
 
 
 def _sheet(rows: list[tuple[str, np.ndarray]], zoom: int):
@@ -85,10 +103,15 @@ def main() -> None:
     parser.add_argument("--data", required=True, help="the archive they are measured on")
     parser.add_argument("--out", required=True, type=Path, help="folder for table, json, sheet")
     parser.add_argument("--workdir", default="fauxshop-work", help="holds metric-cache/")
-    parser.add_argument("--num", type=int, default=10000, help="generated images for FID")
+    parser.add_argument("--num", type=int, default=10000, help="generated images (0: no FID)")
     parser.add_argument("--per-class", type=int, default=1000, help="images per class (0: none)")
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
     parser.add_argument("--psi", type=float, default=0.7, help="truncation on the sheet")
+    parser.add_argument(
+        "--truncate-to",
+        default="global",
+        help="centres on the sheet: global, class or both (a row each)",
+    )
     parser.add_argument("--per-row", type=int, default=12, help="images per row on the sheet")
     parser.add_argument("--zoom", type=int, default=2)
     args = parser.parse_args()
@@ -97,26 +120,20 @@ def main() -> None:
         parser.error("each generator is NAME=PATH")
     from fauxshop.atomic import atomic_open
     from fauxshop.image.checkpoint import load_generator
-    from fauxshop.markdown import markdown_table
 
     args.out.mkdir(parents=True, exist_ok=True)
-    results = {name: _metrics(path, args) for name, path in pairs}
-    fid = f"FID@{args.num / 1000:g}k"
-    table = [{"generator": name, fid: r["fid"]} for name, r in results.items()]
-    for row, r in zip(table, results.values(), strict=True):
-        row.update({k: v["fid"] for k, v in r.get("per_class", {}).items()})
-    with atomic_open(args.out / "results.json", "w", encoding="utf-8") as f:
-        json.dump({"precision": args.precision, "num": args.num, "results": results}, f, indent=1)
-    with atomic_open(args.out / "table.md", "w", encoding="utf-8") as f:
-        f.write(markdown_table(table) + "\n")
-    print(markdown_table(table))
-
+    if args.num:
+        _measure(pairs, args)
+    centres = args.truncate_to.split(",")
     real, classes = _real_rows(args.data, args.per_row)
     generators = [(name, load_generator(path)) for name, path in pairs]
     rows = []
     for c, images in real.items():
         rows.append((f"{classes[c]}: real", images))
-        rows += [(f"{name}", _fake_row(G, c, args.per_row, args.psi)) for name, G in generators]
+        for name, G in generators:
+            for centre in centres:
+                label = name if len(centres) == 1 else f"{name} ({centre})"
+                rows.append((label, _fake_row(G, c, args.per_row, args.psi, centre)))
     with atomic_open(args.out / "real-vs-generated.png", "wb") as f:
         _sheet(rows, args.zoom).save(f, format="PNG")
     print("sheet:", args.out / "real-vs-generated.png")

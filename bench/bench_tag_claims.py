@@ -4,12 +4,14 @@ The shipped demo tagger is calibrated on the held-out real photos of the 3,000-p
 catalog it learned from, coarsened x`--coarsen` (per class: the lowest confidence at which its
 claims are right `--precision` of the time). A judge tagger of another architecture and seed
 is trained on the same catalog's training split (image branch only). The demo generator's
-products are composed twice from the same seeds (from `--seed-start`, away from the seeds the
-settings were chosen on), with the single `min_confidence` floor only (before) and with the
-calibrated thresholds (after); a product passes when the judge's top class agrees with every
-attribute tag its title claims. The same is counted for the attribute values its text names:
-as written, and as kept (only sentences the tags support). Every candidate counts, accepted
-or not: each one's title and text were written from its claims.
+products are composed three times from the same seeds (from `--seed-start`, away from the
+seeds the settings were chosen on): with the single `min_confidence` floor only (before), with
+the calibrated thresholds (after), and calibrated with truncation towards the asked class's
+mean w (`--truncate-to class`). A product passes when the judge's top class agrees with every
+attribute tag its title claims; the judge is also asked whether it sees the class asked for.
+The same is counted for the attribute values its text names: as written, and as kept (only
+sentences the tags support). Every candidate counts, accepted or not: each one's title and
+text were written from its claims.
 
     .venv/bin/python bench/bench_tag_claims.py                      # 200 products
     .venv/bin/python bench/bench_tag_claims.py --archive A.zip --judge J.safetensors
@@ -51,8 +53,10 @@ def judge_agreement(models, judge, config) -> tuple[list[dict], dict]:
         record = candidate.record
         written = " ".join([record["description"], *record["checks"]["grounded_text"]
                             ["dropped_sentences"]])  # fmt: skip
+        asked = record["checks"]["on_category"]["expected"]
         rows.append({
             "title": record["title"],
+            "asked class seen": asked is None or judged["category"] == asked,
             "agrees": {h: judged[h] == v for h, v in record["attributes"].items()},
             "text as written": named_agrees(written, judged),
             "text as kept": named_agrees(record["description"], judged),
@@ -69,6 +73,7 @@ def summary(rows: list[dict]) -> dict:
         "claims agreed": sum(claims) / len(claims) if claims else None,
         "attributes per product": len(claims) / len(rows),
         "products with no attribute": sum(not r["agrees"] for r in rows) / len(rows),
+        "judge sees the asked class": sum(r["asked class seen"] for r in rows) / len(rows),
     }
     for text in ("text as written", "text as kept"):
         out[f"{text}: every value agreed"] = sum(all(r[text]) for r in rows) / len(rows)
@@ -128,8 +133,14 @@ def main() -> None:
         calibrated = Calibration("", args.precision, measured["heads"])
         config = ComposeConfig(n=args.n, max_candidates=args.n, seed_start=args.seed_start)
         runs = {}
-        for name, calibration in (("before", None), ("after", calibrated)):
-            runs[name] = judge_agreement(replace(models, calibration=calibration), judge, config)
+        for name, calibration, centre in (
+            ("before", None, "global"),
+            ("after", calibrated, "global"),
+            ("after, truncated to the class", calibrated, "class"),
+        ):
+            runs[name] = judge_agreement(
+                replace(models, calibration=calibration), judge, replace(config, truncate_to=centre)
+            )
     print(markdown_table([{"tags": name, **summary(rows)} for name, (rows, _) in runs.items()]))
     heads = [h for h in judge.heads if h != "category"]
     before, after = (per_head(runs[name][0], heads) for name in ("before", "after"))

@@ -10,7 +10,7 @@ from tiny_models import tiny_generator
 from fauxshop.errors import FauxshopError
 from fauxshop.image.networks import Generator
 from fauxshop.latent import walk
-from fauxshop.latent.generate import generate, seeds_to_ws
+from fauxshop.latent.generate import _centres, class_centre, generate, seeds_to_ws
 from fauxshop.latent.mixing import mix_ws, parse_styles, style_mix_grid
 from fauxshop.latent.sampling import class_vector, parse_seeds, z_from_seed
 from fauxshop.latent.walk import latent_walk, loop_ws, write_video
@@ -115,6 +115,35 @@ def test_class_picks_the_label_and_unknown_names_list_the_valid_ones():
         class_vector(make_g(), "Dress", LABELS)
     dress, top = generate(g, [5], class_index=0), generate(g, [5], class_index=1)
     assert max_diff(dress, top) > 10
+
+
+def test_class_truncation_pulls_towards_the_class_mean_not_every_class():
+    g = make_g(c_dim=3)
+    seeds = [0, 1, 2]
+    z = torch.randn(4096, g.z_dim, generator=torch.Generator().manual_seed(0))
+    for c in range(3):  # psi 0: every seed lands on its class's mean w
+        with torch.no_grad():
+            mean = g.mapping(z, class_vector(g, c).expand(len(z), -1))[:, 0].mean(0)
+        torch.testing.assert_close(class_centre(g, c), mean, rtol=0, atol=1e-5)
+        ws = seeds_to_ws(g, seeds, 0.0, c, truncate_to="class")
+        torch.testing.assert_close(ws, class_centre(g, c).expand_as(ws), rtol=0, atol=1e-6)
+        assert (ws - g.mapping.w_avg).abs().max() > 0.1  # not the global centre
+    free = seeds_to_ws(g, seeds, 1.0, 1)
+    half = seeds_to_ws(g, seeds, 0.5, 1, truncate_to="class")
+    centre = seeds_to_ws(g, seeds, 0.0, 1, truncate_to="class")
+    torch.testing.assert_close(half, (free + centre) / 2, rtol=0, atol=1e-6)
+    # psi 1 truncates nothing, and global stays NVIDIA's: w_avg.lerp(w, psi)
+    torch.testing.assert_close(seeds_to_ws(g, seeds, 1.0, 1, truncate_to="class"), free)
+    torch.testing.assert_close(
+        seeds_to_ws(g, seeds, 0.5, 1), g.mapping.w_avg.lerp(free, 0.5), rtol=0, atol=1e-6
+    )
+    # a seed's image does not depend on its neighbours, nor on a centre computed before
+    alone = generate(g, [7], 0.7, 2, truncate_to="class")
+    _centres.clear()
+    crowded = generate(g, [3, 7, 4], 0.7, 2, truncate_to="class")
+    np.testing.assert_array_equal(crowded[1], alone[0])
+    with pytest.raises(ValueError, match="choose from global, class"):
+        seeds_to_ws(g, seeds, 0.5, 1, truncate_to="nearest")
 
 
 # --- mixing ----------------------------------------------------------------------------------

@@ -106,3 +106,18 @@ def test_a_product_of_the_earlier_batch_writer_is_refused_with_the_reason(models
     earlier = {**candidate.record["provenance"], "writer_rows": 16}
     with pytest.raises(FauxshopError, match="earlier fauxshop"):
         regenerate(models, earlier)
+
+
+def test_class_truncated_products_record_it_and_regenerate(models):  # noqa: F811
+    jobs = [(30, 2), (31, 2)]  # skirts: the demo's global centre is a dress
+    plain = compose_batch(models, fast(max_new_tokens=40), jobs, _seconds())
+    mine = compose_batch(models, fast(max_new_tokens=40, truncate_to="class"), jobs, _seconds())
+    assert "truncate_to" not in plain[0].record["provenance"]  # older records read the same
+    for a, b in zip(plain, mine, strict=True):
+        assert b.record["provenance"]["truncate_to"] == "class"
+        assert a.record["sku"] != b.record["sku"] and a.image.tobytes() != b.image.tobytes()
+    image, description = regenerate(models, json.loads(json.dumps(mine[1].record["provenance"])))
+    assert image.tobytes() == mine[1].image.tobytes()
+    assert description == mine[1].record["description"]
+    with pytest.raises(FauxshopError, match="truncate_to 'middle'"):
+        fast(truncate_to="middle")

@@ -88,6 +88,16 @@ def sampling_flags(p, psi: float) -> None:
     p.add_argument("--class", dest="class_name", help="class name or index (conditional G)")
 
 
+def truncate_flag(p) -> None:
+    from fauxshop.latent.config import TRUNCATE_TO
+
+    p.add_argument(
+        "--truncate-to", choices=TRUNCATE_TO, default="global",
+        help="what psi pulls towards: the mean w of every class (global, NVIDIA's) or of the "
+        "asked --class (class: a truncated skirt stays a skirt; default: global)",
+    )  # fmt: skip
+
+
 def open_store(args):
     from fauxshop.catalog.store import Store
 

@@ -13,6 +13,7 @@ from fauxshop.cli.common import (
     run_generator,
     sampling_flags,
     trainer_verb,
+    truncate_flag,
     verb,
 )
 from fauxshop.config_args import dataclass_from_args
@@ -58,7 +59,8 @@ def cmd_generate(args) -> int:
 
     G, snapshot = run_generator(args)
     seeds = parse_seeds(args.seeds)
-    images = generate(G, seeds, args.psi, class_index_of(G, snapshot, args.class_name))
+    class_index = class_index_of(G, snapshot, args.class_name)
+    images = generate(G, seeds, args.psi, class_index, truncate_to=args.truncate_to)
     if args.grid:
         print(f"grid: {save_grid(images, args.grid)}")
     if args.outdir or not args.grid:
@@ -200,6 +202,7 @@ def register(sub, common) -> None:
     p = generator_verb(sub, cmd_generate, common)
     p.add_argument("--seeds", default="0-15", help="seeds, e.g. 0-63 or 1,5,9 (default: 0-15)")
     sampling_flags(p, 0.7)
+    truncate_flag(p)
     p.add_argument("--grid", type=Path, help="write all images as one grid PNG")
     p.add_argument("--outdir", type=Path, help="write one PNG per seed (default without --grid)")
 

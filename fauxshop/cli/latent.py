@@ -12,6 +12,7 @@ from fauxshop.cli.common import (
     run_generator,
     sampling_flags,
     tagger_of,
+    truncate_flag,
 )
 from fauxshop.config_args import add_dataclass_args, dataclass_from_args
 from fauxshop.errors import FauxshopError
@@ -117,7 +118,9 @@ def cmd_edit(args) -> int:
         ws, noises = load_projected_ws(args.latent, fingerprint)
     else:
         class_index = class_index_of(G, snapshot, args.class_name)
-        ws = seeds_to_ws(G, parse_seeds(args.seeds), args.psi, class_index)
+        ws = seeds_to_ws(
+            G, parse_seeds(args.seeds), args.psi, class_index, truncate_to=args.truncate_to
+        )
     grid = edit_grid(G, ws, direction, parse_strengths(args.strength), layers, noises)
     print(f"edit grid ({direction.name}): {save_png(grid, args.out)}")
     return 0
@@ -198,6 +201,7 @@ def register(sub, common) -> None:
     p.add_argument("--directions", type=Path, help="file (default: RUN/directions.safetensors)")
     p.add_argument("--out", type=Path, required=True, help="grid PNG")
     sampling_flags(p, 0.7)
+    truncate_flag(p)
 
     p = generator_verb(sub, cmd_rare, common)
     p.add_argument("--tagger", type=Path, help="tagger that judges the class")

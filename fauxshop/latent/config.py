@@ -14,6 +14,8 @@ SPACES = ("w", "w+")
 FEATURES = ("inception", "scorer", "none")
 DIRECTION_METHODS = ("interfacegan", "ganspace", "sefa")
 RARE_METHODS = ("filter", "centroid", "conditional")
+# What truncation pulls a w towards: G's mean w over every class (NVIDIA's) or the asked class's
+TRUNCATE_TO = ("global", "class")
 
 
 @dataclass(frozen=True)

@@ -158,14 +158,25 @@ def _render(
     fixed batches, rendered in fixed batches with constant noise), in the order given."""
     groups: dict[tuple, list[int]] = {}
     for i, identity in enumerate(identities):
-        groups.setdefault((identity["psi"], identity["class_index"]), []).append(i)
+        key = (identity["psi"], identity["class_index"], identity.get("truncate_to", "global"))
+        groups.setdefault(key, []).append(i)
     mapped = torch.cat([
-        seeds_to_ws(models.G, [identities[i]["seed"] for i in rows], psi, cls, batch)
-        for (psi, cls), rows in groups.items()
+        seeds_to_ws(models.G, [identities[i]["seed"] for i in rows], psi, cls, batch,
+                    truncate_to=centre)
+        for (psi, cls, centre), rows in groups.items()
     ])  # fmt: skip
     order = torch.tensor([i for rows in groups.values() for i in rows])
     ws = mapped[order.argsort().to(mapped.device)]
     return render_ws(models.G, ws, NOISE_MODE, batch), ws[:, 0]
+
+
+def _identity(config: ComposeConfig, seed: int, cls: int | None) -> dict:
+    """What a photo is drawn from; `truncate_to` only when it is not the global centre, so
+    records made before it existed (and their SKUs) read the same."""
+    identity = {"seed": seed, "psi": config.psi, "class_index": cls}
+    if config.truncate_to != "global":
+        identity["truncate_to"] = config.truncate_to
+    return identity
 
 
 def _write(
@@ -197,7 +208,7 @@ def compose_batch(models: ProductModels, config: ComposeConfig,
     `seconds`; each stage on fixed-shape batches, row by row or one candidate at a time, so a
     candidate does not depend on the others."""
     t = time.perf_counter()
-    identities = [{"seed": seed, "psi": config.psi, "class_index": cls} for seed, cls in jobs]
+    identities = [_identity(config, seed, cls) for seed, cls in jobs]
     images, ws = _render(models, identities, BATCH)
     seconds["generate"] += time.perf_counter() - t
 
@@ -391,7 +402,8 @@ def regenerate(models: ProductModels, provenance: dict) -> tuple[np.ndarray, str
         ws = torch.tensor([provenance["ws"]], dtype=torch.float32, device=device)
         images = render_ws(models.G, ws, provenance["noise_mode"])
     else:
-        identity = {k: provenance[k] for k in ("seed", "psi", "class_index")}
+        keys = ("seed", "psi", "class_index", "truncate_to")
+        identity = {k: provenance[k] for k in keys if k in provenance}
         images, _ = _render(models, [identity], provenance["batch"])
     sampling = SamplingConfig(**provenance["sampling"])
     context = provenance["context"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fauxshop.errors import FauxshopError
+from fauxshop.latent.config import TRUNCATE_TO
 from fauxshop.text.config import SamplingConfig
 
 
@@ -21,6 +22,11 @@ class ComposeConfig:
         metadata={"help": "only this category (None: each class in turn, an equal share)"},
     )
     psi: float = field(default=0.7, metadata={"help": "truncation psi of the photos"})
+    truncate_to: str = field(
+        default="global",
+        metadata={"help": "what psi pulls towards: global (every class's mean w, NVIDIA's) or "
+                  "class (the asked class's mean w: a truncated skirt stays a skirt)"},
+    )  # fmt: skip
     seed_start: int | None = field(
         default=None,
         metadata={"help": "first seed (None: after the highest stored for these models)"},
@@ -48,6 +54,10 @@ class ComposeConfig:
     def __post_init__(self) -> None:
         if self.n < 1 or self.max_candidates < 1:
             raise FauxshopError("products: n and max_candidates must be >= 1")
+        if self.truncate_to not in TRUNCATE_TO:
+            raise FauxshopError(
+                f"products: truncate_to {self.truncate_to!r}: choose from {', '.join(TRUNCATE_TO)}"
+            )
         if not 0 <= self.min_confidence <= 1 or not 0 < self.max_shared_share <= 1:
             raise FauxshopError("products: min_confidence in [0, 1], max_shared_share in (0, 1]")
 
