@@ -74,6 +74,9 @@ def test_generate_grid_and_per_seed_images_are_deterministic(run, tmp_path):
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [
         f"seed{s:06d}.png" for s in range(4)
     ]
+    assert main(args + ["--truncate-to", "class", "--grid", str(tmp_path / "c.png")]) == 0
+    c = np.asarray(Image.open(tmp_path / "c.png"))
+    assert c.shape == np.asarray(a).shape and not np.array_equal(c, np.asarray(a))
 
 
 def test_unknown_class_lists_the_valid_ones(run, tmp_path, capsys):
