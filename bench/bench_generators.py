@@ -135,7 +135,7 @@ def main() -> None:
                 label = name if len(centres) == 1 else f"{name} ({centre})"
                 rows.append((label, _fake_row(G, c, args.per_row, args.psi, centre)))
     with atomic_open(args.out / "real-vs-generated.png", "wb") as f:
-        _sheet(rows, args.zoom).save(f, format="PNG")
+        _sheet(rows, args.zoom).save(f, format="PNG", optimize=True)
     print("sheet:", args.out / "real-vs-generated.png")
 
 
