@@ -26,11 +26,13 @@ def train_once(data: str, out: Path, flags: list[str], minutes: float, seed: int
         subprocess.run(cmd, check=True, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def run_metrics(run: Path, workdir: str, flags: list[str]) -> dict:
-    """`fauxshop metrics RUN --precision bf16 FLAGS` (bf16 Inception: fine for comparing runs,
-    ~1 % below an fp32 number), parsed."""
-    cmd = [sys.executable, "-m", "fauxshop", "metrics", str(run), "--precision", "bf16"]
+def run_metrics(run: Path | str, workdir: str, flags: list[str], precision: str = "bf16") -> dict:
+    """`fauxshop metrics RUN --precision PRECISION FLAGS`, parsed (bf16 Inception, the default:
+    fine for comparing runs, ~1 % below an fp32 number); a failure exits with its stderr."""
+    cmd = [sys.executable, "-m", "fauxshop", "metrics", str(run), "--precision", precision]
     cmd += ["--workdir", workdir, *flags]
     env = dict(os.environ, FAUXSHOP_QUIET="1")
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
-    return json.loads(out)
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if done.returncode:
+        sys.exit(f"{run}: fauxshop metrics failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout)

@@ -21,32 +21,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
-
-
-def _metrics(generator: str, args) -> dict:
-    """`fauxshop metrics` on one generator, parsed (its own process: one model in memory)."""
-    cmd = [sys.executable, "-m", "fauxshop", "metrics", generator, "--data", args.data]
-    cmd += ["--workdir", args.workdir, "--num", str(args.num), "--precision", args.precision]
-    cmd += ["--per-class", str(args.per_class)] if args.per_class else []
-    env = dict(os.environ, FAUXSHOP_QUIET="1")
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if done.returncode:
-        sys.exit(f"{generator}: fauxshop metrics failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout)
+from _runs import run_metrics
 
 
 def _measure(pairs: list[list[str]], args) -> None:
-    """OUT/results.json and OUT/table.md: FID and FID per class of each generator."""
+    """OUT/results.json and OUT/table.md: FID and FID per class of each generator, each
+    measured by `fauxshop metrics` in its own process (one model in memory at a time)."""
     from fauxshop.atomic import atomic_open
     from fauxshop.markdown import markdown_table
 
-    results = {name: _metrics(path, args) for name, path in pairs}
+    flags = ["--data", args.data, "--num", str(args.num)]
+    flags += ["--per-class", str(args.per_class)] if args.per_class else []
+    results = {name: run_metrics(path, args.workdir, flags, args.precision) for name, path in pairs}
     fid = f"FID@{args.num / 1000:g}k"
     table = [{"generator": name, fid: r["fid"]} for name, r in results.items()]
     for row, r in zip(table, results.values(), strict=True):
