@@ -7,8 +7,8 @@ demo catalog as the real one); a load generator here sends a bounded number of r
 seed, and measures each request from send to last byte. No peer is named for this server,
 so there is no ratio column. `/api/product` without a seed takes a product the server composed
 ahead into the store's pool; its row waits until the pool holds a round's worth (at most a full
-pool), then sends that many while the server composes more, round after round. Run it on an
-idle machine:
+pool), wakes its connections with one untimed request each, then sends that many while the
+server composes more, round after round. Run it on an idle machine:
 
     .venv/bin/python bench/bench_web.py            # 200 requests per endpoint, 1 and 4 clients
     .venv/bin/python bench/bench_web.py --quick    # 20 requests: smoke check
@@ -52,10 +52,12 @@ def wait_until_up(url: str, server: subprocess.Popen, limit_s: float = 900) -> N
 
 
 def timed(
-    url: str, endpoint: str, requests: int, clients: int, limit_s: float
+    url: str, endpoint: str, requests: int, clients: int, limit_s: float, warm: bool = False
 ) -> tuple[list[float], float]:
     """Send `requests` requests (seed i each) from `clients` threads: latencies in ms, and the
-    seconds they took together."""
+    seconds they took together. `warm`: first one untimed `/api/directions` per client, since
+    on this VM the first requests after ~10 s idle take 50-90 ms on any server (measured
+    against Python's own http.server), which is the machine waking, not the endpoint."""
     stop = time.monotonic() + limit_s
 
     def one(i: int) -> float | None:
@@ -73,6 +75,8 @@ def timed(
         return 1000 * (time.perf_counter() - start)
 
     with httpx.Client(timeout=60) as client, ThreadPoolExecutor(clients) as pool:
+        if warm:
+            list(pool.map(lambda _: client.get(f"{url}/api/directions"), range(clients)))
         start = time.perf_counter()
         latencies = [t for t in pool.map(one, range(requests)) if t is not None]
     return latencies, time.perf_counter() - start
@@ -111,7 +115,7 @@ def load_pooled(url: str, store_path: Path, requests: int, clients: int) -> dict
     while len(latencies) < requests:
         n = min(requests - len(latencies), POOL_SIZE)
         wait_for_pool(store_path, n)
-        more, took = timed(url, "product (pooled)", n, clients, 60)
+        more, took = timed(url, "product (pooled)", n, clients, 60, warm=True)
         latencies, seconds = latencies + more, seconds + took
     return summary(latencies, seconds)
 

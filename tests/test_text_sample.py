@@ -99,23 +99,27 @@ def test_write_rows_gives_each_text_alone_what_it_gets_among_others(trained):
 
 def test_gpt2_rows_computes_what_transformers_computes(trained):
     """The row-by-row GPT-2 is GPT-2: its logits are transformers' (to rounding), after the
-    padded prompts and after each step, also once rows left the batch."""
+    padded prompts and after each step, also once rows stopped writing: while a stopped row
+    still rides in the cache (2 of 3 writing) and once the cache is cut (1 of 3)."""
     model, tokenizer, _ = trained
-    prompts = [tokenizer("red dress")["input_ids"], tokenizer("a striped top with")["input_ids"]]
+    prompts = [tokenizer(text)["input_ids"] for text in ("red dress", "a striped top with", "a")]
     ids, mask = _left_pad(prompts, tokenizer.pad_token_id, 12)
     rows = GPT2Rows(model, ids, (mask == 0).sum(1), 20)
-    for step in range(4):
+    held = []
+    for step in range(5):
         positions = (mask.cumsum(1) - 1).clamp(min=0)
         with torch.no_grad():
             expected = model(input_ids=ids, attention_mask=mask, position_ids=positions).logits
         assert torch.allclose(rows.logits, expected[:, -1], atol=1e-4)
         tokens = torch.tensor([5 + step] * len(ids))
-        keep = torch.tensor([1]) if step == 2 else None
+        keep = {1: torch.tensor([0, 2]), 3: torch.tensor([1])}.get(step)
         if keep is not None:
             ids, mask, tokens = ids[keep], mask[keep], tokens[keep]
         rows.logits = rows.step(tokens, keep)
+        held.append(rows.cache[0].shape[1])
         ids = torch.cat([ids, tokens[:, None]], 1)
         mask = torch.cat([mask, torch.ones_like(mask[:, :1])], 1)
+    assert held == [3, 3, 3, 1, 1]  # the stopped row rode along until one row was left
 
 
 def test_write_rows_writes_other_models_one_row_at_a_time(trained):

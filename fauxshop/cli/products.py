@@ -8,7 +8,7 @@ from pathlib import Path
 from fauxshop.cli.common import model_flags, open_store, verb
 from fauxshop.config_args import add_dataclass_args, dataclass_from_args
 from fauxshop.errors import FauxshopError
-from fauxshop.products.config import ComposeConfig
+from fauxshop.products.config import CHUNK, ComposeConfig
 from fauxshop.products.export_config import EXPORT_FORMATS, STUDIO, ShopOptions
 from fauxshop.study.config import StudyConfig
 from fauxshop.workspace import Workspace
@@ -163,7 +163,9 @@ def register(sub, common) -> None:
         help="try each of these seeds once (instead of --n), in resumable shards split over "
         "torchrun's ranks (WORKDIR/exports/products/shards/seeds-FIRST-LAST)",
     )  # fmt: skip
-    p.add_argument("--shard-size", type=int, default=16, help="seeds per shard (default: 16)")
+    p.add_argument(
+        "--shard-size", type=int, default=CHUNK, help=f"seeds per shard (default: {CHUNK})"
+    )
     p.add_argument("--merge", type=Path, metavar="DIR", help="merge a finished shard folder")
     add_dataclass_args(p, ComposeConfig, "composition")
 

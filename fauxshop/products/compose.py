@@ -1,6 +1,6 @@
 """Compose products that don't exist: photo → tags → title → description → checks → record.
 
-Candidates go through five timed stages together, `BATCH` at a time:
+Candidates go through five timed stages together, up to `CHUNK` at a time:
 1. generate: the photos from (seed, psi, class) with G's constant noise;
 2. tag: one tagger pass for the top class per head (`checks.tags_from_probs`), the title,
    and the features novelty compares;
@@ -48,7 +48,7 @@ from fauxshop.products.checks import (
     text_novelty,
     title_from_tags,
 )
-from fauxshop.products.config import ComposeConfig
+from fauxshop.products.config import CHUNK, ComposeConfig
 from fauxshop.products.models import ProductModels
 from fauxshop.progress import bar
 from fauxshop.tagger.data import product_text
@@ -59,8 +59,8 @@ from fauxshop.text.sample import write, write_rows
 
 STAGES = ("generate", "tag", "write", "verify", "novelty")
 NOISE_MODE = "const"
-# Candidates composed together and generate()'s fixed batch: part of what makes a product
-# reproducible, so recorded in its provenance.
+# generate()'s fixed batch: part of what makes a product reproducible, so recorded in its
+# provenance.
 BATCH = 16
 # The writer's prompts are left-padded to this many tokens (the demo writer's longest title
 # takes 20), recorded like BATCH.
@@ -346,25 +346,28 @@ def compose(models: ProductModels, config: ComposeConfig) -> ComposeResult:
     generator draws mostly dress-like photos whatever the label, and when nothing was
     compared every card in its gallery was a dress.
 
-    Candidates are composed `BATCH` seeds at a time, the turns going on from one batch to the
-    next. A batch may pass more than a class still wants: in seed order the first ones are
-    accepted, the rest marked `SURPLUS` (recorded with their checks, not exported), and a
-    class with its share gets no turns in later batches."""
+    Candidates are composed in chunks of about twice what is still wanted (whole `BATCH`es,
+    at most `CHUNK`), the turns going on from one chunk to the next. A chunk may pass more
+    than a class still wants: in seed order the first ones are accepted, the rest marked
+    `SURPLUS` (recorded with their checks, not exported), and a class with its share gets no
+    turns in later chunks."""
     shares = _shares(models, config)
     start = config.seed_start or 0
-    seeds = range(start, start + config.max_candidates)
+    end = start + config.max_candidates
     seconds = dict.fromkeys(STAGES, 0.0)
     candidates: list[Candidate] = []
     got = dict.fromkeys(shares, 0)
     turns = deque(shares)
+    first = start
     with bar(config.n, "compose products", unit="product") as progress:
-        for first in range(0, len(seeds), BATCH):
-            if not turns:
-                break
+        while turns and first < end:
+            wanted = sum(shares[k] - got[k] for k in turns)
+            size = min(CHUNK, -(-2 * wanted // BATCH) * BATCH, end - first)
             jobs = []
-            for seed in seeds[first : first + BATCH]:
+            for seed in range(first, first + size):
                 jobs.append((seed, turns[0]))
                 turns.rotate(-1)
+            first += size
             for candidate, (_, cls) in zip(
                 compose_batch(models, config, jobs, seconds), jobs, strict=True
             ):

@@ -42,23 +42,25 @@ _ACTIVATIONS = dict.fromkeys(
 
 def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     """x (rows, T, in) @ weight (in, out) + bias, in products of exactly `BLOCK` rows (the
-    last one filled with zeros)."""
+    last one filled with zeros), each written straight into the result."""
     rows, width, _ = x.shape
-    flat = x.reshape(rows * width, -1)
-    if rows % BLOCK:
-        flat = torch.cat([flat, flat.new_zeros((BLOCK - rows % BLOCK) * width, flat.shape[1])])
-    blocks = flat.split(BLOCK * width)
-    if bias is None:
-        out = torch.cat([block @ weight for block in blocks])
-    else:
-        out = torch.cat([torch.addmm(bias, block, weight) for block in blocks])
+    flat, step = x.reshape(rows * width, -1), BLOCK * width
+    out = flat.new_empty(-(-rows // BLOCK) * step, weight.shape[1])
+    for start in range(0, rows * width, step):
+        block = flat[start : start + step]
+        if len(block) < step:
+            block = torch.cat([block, block.new_zeros(step - len(block), block.shape[1])])
+        if bias is None:
+            torch.mm(block, weight, out=out[start : start + step])
+        else:
+            torch.addmm(bias, block, weight, out=out[start : start + step])
     return out[: rows * width].view(rows, width, -1)
 
 
 class GPT2Rows:
     """A batch of left-padded prompts, then one token per row per step, with a cache of every
-    layer's keys and values sized for the whole text. Rows may be dropped between steps
-    (`keep`): the survivors' bits do not change."""
+    layer's keys and values sized for the whole text. Rows may stop writing between steps
+    (`keep`): the others' bits do not change."""
 
     def __init__(self, model, prompts: torch.Tensor, pads: torch.Tensor, length: int):
         """`prompts` (rows, width) left-padded with `pads` (rows,) pads each; `length`: the
@@ -84,6 +86,7 @@ class GPT2Rows:
             for _ in self.layers
         ]
         self.pads = pads
+        self.writing = torch.arange(rows, device=prompts.device)  # the cache rows still writing
         columns = torch.arange(length, device=prompts.device)
         # a pad's key is never attended to; a pad's query attends to itself alone (any finite
         # value: no real position reads it)
@@ -97,16 +100,28 @@ class GPT2Rows:
         self.logits = self._forward(prompts, positions, prompt_mask, 0)
 
     def step(self, tokens: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
-        """The next logits (rows, vocab) after each kept row's `tokens` (rows kept,);
-        `keep`: the indices of the rows still writing (None: all)."""
+        """The next logits (rows kept, vocab) after each kept row's `tokens` (rows kept,);
+        `keep`: the indices, among the rows kept so far, of those still writing (None: all).
+
+        A row that stops writing stays in the cache, fed a pad, until the rows left fit in
+        fewer `BLOCK`s or half of the cache's rows are idle: then the cache is cut to the
+        writing rows. (Cutting at every stop copied the whole cache up to `BLOCK` times a
+        batch, more than the idle rows cost.)"""
         if keep is not None:
-            self.cache = [c[:, keep] for c in self.cache]
-            self.pads, self.attend = self.pads[keep], self.attend[keep]
+            self.writing = self.writing[keep]
+            held, left = len(self.pads), len(self.writing)
+            if -(-left // BLOCK) < -(-held // BLOCK) or 2 * left <= held:
+                self.cache = [c[:, self.writing] for c in self.cache]
+                self.pads, self.attend = self.pads[self.writing], self.attend[self.writing]
+                self.writing = torch.arange(left, device=self.writing.device)
         at = self.position
         self.position += 1
+        fed = tokens.new_zeros(len(self.pads)).index_copy_(0, self.writing, tokens)
         positions = (at - self.pads)[:, None]
-        return self._forward(tokens[:, None], positions, self.attend[..., : at + 1], at)
+        logits = self._forward(fed[:, None], positions, self.attend[..., : at + 1], at)
+        return logits if len(self.writing) == len(logits) else logits[self.writing]
 
+    @torch.no_grad()  # writing only; the products write into preallocated results
     def _forward(self, ids, positions, mask, at: int) -> torch.Tensor:
         """Run `ids` (rows, T) at cache columns at..at+T; the last position's logits."""
         x = F.embedding(ids, self.wte) + F.embedding(positions, self.wpe)
