@@ -103,10 +103,10 @@ class GPT2Rows:
         """The next logits (rows kept, vocab) after each kept row's `tokens` (rows kept,);
         `keep`: the indices, among the rows kept so far, of those still writing (None: all).
 
-        A row that stops writing stays in the cache, fed a pad, until the rows left fit in
-        fewer `BLOCK`s or half of the cache's rows are idle: then the cache is cut to the
-        writing rows. (Cutting at every stop copied the whole cache up to `BLOCK` times a
-        batch, more than the idle rows cost.)"""
+        A row that stops writing stays in the cache, fed token 0 (its logits unread), until
+        the rows left fit in fewer `BLOCK`s or half of the cache's rows are idle: then the
+        cache is cut to the writing rows. (Cutting at every stop copied the whole cache up to
+        `BLOCK` times a batch, more than the idle rows cost.)"""
         if keep is not None:
             self.writing = self.writing[keep]
             held, left = len(self.pads), len(self.writing)
@@ -121,7 +121,7 @@ class GPT2Rows:
         logits = self._forward(fed[:, None], positions, self.attend[..., : at + 1], at)
         return logits if len(self.writing) == len(logits) else logits[self.writing]
 
-    @torch.no_grad()  # writing only; the products write into preallocated results
+    @torch.no_grad()  # writing only (`_linear`'s out= products refuse autograd)
     def _forward(self, ids, positions, mask, at: int) -> torch.Tensor:
         """Run `ids` (rows, T) at cache columns at..at+T; the last position's logits."""
         x = F.embedding(ids, self.wte) + F.embedding(positions, self.wpe)
