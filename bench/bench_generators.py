@@ -2,16 +2,20 @@
 
 Each generator (a snapshot, a run folder or an imported checkpoint) is measured on the same
 archive by `fauxshop metrics` in its own process: FID@`--num` over the archive's label mix and
-FID per class (`--per-class` images of each label against that label's real images). The
-sheet, OUT/real-vs-generated.png, has one block per class: a row of the archive's real images
-of that class, then a row per generator (the same seeds, at `--psi`, as products use them;
-a row per truncation centre with `--truncate-to global,class`), each labelled and enlarged
-`--zoom` times without smoothing, so the pixels are the model's.
+FID per class (`--per-class` images of each label against that label's real images); with
+`--tagger`, the share of each label's images the tagger calls that label (at psi 1 and
+`--psi`), OUT/asked-class.md. The sheet, OUT/real-vs-generated.png, has one block per class:
+a row of the archive's real images of that class, then a row per generator (the same seeds,
+at `--psi`, as products use them; a row per truncation centre with `--truncate-to
+global,class`), each labelled and enlarged `--zoom` times without smoothing, so the pixels
+are the model's.
 
     .venv/bin/python bench/bench_generators.py --data fm/demo-train/archives/catalog-64x32.zip \\
         --out fm/demo-compare --workdir fm \\
         shipped=fauxshop/assets/demo-generator.safetensors retrained=fm/demo-retrain
     .venv/bin/python bench/bench_generators.py ... --num 2000 --per-class 500 --precision bf16
+    .venv/bin/python bench/bench_generators.py ... --num 0 --truncate-to global,class \
+        --tagger fauxshop/assets/demo-tagger.safetensors
 
 FID@10k with fp32 Inception is the number the docs report; bf16 is ~2x faster and ~1 % low,
 fine for comparing generators with each other.
@@ -67,6 +71,35 @@ def _fake_row(G, cls: int, per_row: int, psi: float, centre: str) -> np.ndarray:
     return render_ws(G, seeds_to_ws(G, list(range(per_row)), psi, cls, truncate_to=centre))
 
 
+def _asked_class_seen(generators, tagger_path: str, classes: list[str], args) -> None:
+    """OUT/asked-class.md: per generator, truncation and label, the share of `--tagged`
+    images made with that label (seeds 0..N-1) whose top category by the tagger is it. What
+    products need: a photo counts for its class only when the tagger sees the class."""
+    from fauxshop.atomic import atomic_open
+    from fauxshop.latent.generate import render_ws, seeds_to_ws
+    from fauxshop.markdown import markdown_table
+    from fauxshop.tagger.model import load_tagger
+    from fauxshop.tagger.scoring import score_images
+
+    tagger = load_tagger(tagger_path)
+    known = tagger.heads["category"]
+    settings = [(1.0, "global")] + [(args.psi, centre) for centre in args.truncate_to.split(",")]
+    table = []
+    for name, G in generators:
+        for psi, centre in settings:
+            row = {"generator": name, "psi": psi, "centre": centre}
+            for c, label in enumerate(classes):
+                if label not in known:
+                    continue
+                ws = seeds_to_ws(G, list(range(args.tagged)), psi, c, truncate_to=centre)
+                top = score_images(tagger, render_ws(G, ws))["category"].argmax(1)
+                row[label] = round(float((top == known.index(label)).float().mean()), 3)
+            table.append(row)
+    with atomic_open(args.out / "asked-class.md", "w", encoding="utf-8") as f:
+        f.write(markdown_table(table) + "\n")
+    print(markdown_table(table))
+
+
 def _sheet(rows: list[tuple[str, np.ndarray]], zoom: int):
     """Labelled rows of images on white, enlarged `zoom` times (nearest neighbour)."""
     from PIL import Image, ImageDraw
@@ -101,6 +134,10 @@ def main() -> None:
         default="global",
         help="centres on the sheet: global, class or both (a row each)",
     )
+    parser.add_argument(
+        "--tagger", help="also the share of each label's images this tagger calls that label"
+    )
+    parser.add_argument("--tagged", type=int, default=128, help="images per label for --tagger")
     parser.add_argument("--per-row", type=int, default=12, help="images per row on the sheet")
     parser.add_argument("--zoom", type=int, default=2)
     args = parser.parse_args()
@@ -116,6 +153,8 @@ def main() -> None:
     centres = args.truncate_to.split(",")
     real, classes = _real_rows(args.data, args.per_row)
     generators = [(name, load_generator(path)) for name, path in pairs]
+    if args.tagger:
+        _asked_class_seen(generators, args.tagger, classes, args)
     rows = []
     for c, images in real.items():
         rows.append((f"{classes[c]}: real", images))
