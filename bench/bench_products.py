@@ -6,10 +6,13 @@ freshly rendered demo catalog (600 products, seed 0) and the writer's training t
 `make demo` does. Candidates are counted whether accepted or not, since every one costs all
 five stages. The same run also composes candidates one at a time (`compose_one`, as the
 studio does: its photo and tags in the fixed batch shapes, its text written alone) for the
-one-at-a-time column. No peer is named for this pipeline, so there is no ratio column. The
-load average is printed: run it on an idle machine:
+one-at-a-time column. A short run's one chunk passes more than it wants (the rest is
+surplus, not counted), so the steady rate needs a longer run. No peer is named for this
+pipeline, so there is no ratio column. The load average is printed: run it on an idle
+machine:
 
     .venv/bin/python bench/bench_products.py            # 20 products
+    .venv/bin/python bench/bench_products.py --n 100 --category dress   # the steady rate
     .venv/bin/python bench/bench_products.py --quick    # 3 dresses: smoke check
 """
 
