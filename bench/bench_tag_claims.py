@@ -15,6 +15,7 @@ text were written from its claims.
 
     .venv/bin/python bench/bench_tag_claims.py                      # 200 products
     .venv/bin/python bench/bench_tag_claims.py --archive A.zip --judge J.safetensors
+    .venv/bin/python bench/bench_tag_claims.py ... --generator G.safetensors  # a candidate G
     .venv/bin/python bench/bench_tag_claims.py --quick              # smoke: 300 real, 8
 """
 
@@ -95,6 +96,7 @@ def main() -> None:
     parser.add_argument("--catalog", type=int, default=3000, help="real demo products")
     parser.add_argument("--archive", type=Path, help="reuse this packed demo archive")
     parser.add_argument("--judge", type=Path, help="reuse this judge tagger")
+    parser.add_argument("--generator", type=Path, help="another generator (default: the demo's)")
     parser.add_argument("--precision", type=float, default=0.95, help="calibration target")
     parser.add_argument("--coarsen", type=float, default=3, help="calibration photos' coarsening")
     parser.add_argument("--seed-start", type=int, default=1000, help="first product seed")
@@ -129,7 +131,7 @@ def main() -> None:
         print(markdown_table([{"judge on held-out real photos": h, "accuracy": m["accuracy"]}
                               for h, m in held_out.items()]), end="\n\n")  # fmt: skip
 
-        models = product_models(archive)
+        models = product_models(archive, args.generator)
         calibrated = Calibration("", args.precision, measured["heads"])
         config = ComposeConfig(n=args.n, max_candidates=args.n, seed_start=args.seed_start)
         runs = {}
