@@ -12,6 +12,7 @@ from test_products import fast, models  # noqa: F401  (the demo models fixture)
 
 from fauxshop.errors import FauxshopError
 from fauxshop.latent.generate import generate
+from fauxshop.products import compose as compose_module
 from fauxshop.products.checks import grounded_text
 from fauxshop.products.compose import (
     BATCH,
@@ -22,6 +23,7 @@ from fauxshop.products.compose import (
     compose_one,
     regenerate,
 )
+from fauxshop.products.config import CHUNK
 from fauxshop.tagger.scoring import image_features, score_images, scores_and_features
 from fauxshop.text.config import SamplingConfig
 from fauxshop.text.sample import write
@@ -85,6 +87,24 @@ def test_a_batch_passing_more_than_wanted_keeps_the_first_in_seed_order(models):
     assert classes[BATCH:] and 0 not in classes[BATCH:]  # the last 4 seeds: only classes short
     per_class = result.report()["per_class"].values()
     assert len(result.accepted) == sum(counts["accepted"] for counts in per_class)
+
+
+def test_chunks_hold_about_twice_what_is_still_wanted(models, monkeypatch):  # noqa: F811
+    """A few wanted: one batch; many: chunks of CHUNK, so the writer shares its steps."""
+    sizes = []
+    real = compose_module.compose_batch
+
+    def counting(models, config, jobs, seconds):
+        sizes.append(len(jobs))
+        return real(models, config, jobs, seconds)
+
+    monkeypatch.setattr(compose_module, "compose_batch", counting)
+    compose(models, fast(n=3, category="dress", max_candidates=4 * BATCH))
+    assert sizes[0] == BATCH  # 6 rounded up to a whole batch
+    sizes.clear()
+    result = compose(models, fast(n=40, category="dress", max_candidates=CHUNK + BATCH))
+    assert sizes[0] == CHUNK  # 80 wanted, capped
+    assert sum(sizes) == len(result.candidates) and len(sizes) <= 2
 
 
 def test_a_product_written_one_at_a_time_still_regenerates(models):  # noqa: F811
