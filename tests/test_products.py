@@ -30,7 +30,7 @@ from fauxshop.products.checks import (
 )
 from fauxshop.products.compose import SURPLUS, compose, format_report, regenerate
 from fauxshop.products.config import ComposeConfig
-from fauxshop.products.export import first_new_seed, run_folder, save_products
+from fauxshop.products.export import first_new_seed, gallery_html, run_folder, save_products
 from fauxshop.products.models import (
     DEMO_GENERATOR,
     DEMO_TAGGER,
@@ -288,6 +288,24 @@ def test_exports_and_the_store_hold_the_accepted_products(models, tmp_path):
         assert (
             json.loads(stored[0]["provenance"])["seed"] == accepted[0].record["provenance"]["seed"]
         )
+
+
+def test_a_gallery_card_lists_the_tags_a_product_claims_and_nothing_more():
+    """A skirt that claims no attribute shows "skirt", not "skirt ·" with nothing after."""
+    from fauxshop.products.compose import Candidate
+
+    def card(category: str, attributes: dict) -> Candidate:
+        record = {"sku": f"fake-{category}", "title": category.title(), "category": category,
+                  "attributes": attributes, "description": "A new one.",
+                  "nearest_sku": "FX-1", "checks": {"image_novel": {"distance": 1.0}}}  # fmt: skip
+        return Candidate(record, np.zeros((4, 2, 3), np.uint8), 0)
+
+    report = {"seeds": [0, 1], "accepted": 2, "candidates": 2, "acceptance_rate": 1.0,
+              "per_class": {}, "pass_rate": {}, "real_archive": "real.zip"}  # fmt: skip
+    page = gallery_html([card("skirt", {}), card("top", {"sleeve": "long", "colour": "red"})],
+                        report, show_real=True)  # fmt: skip
+    assert '<div class="tags">skirt</div>' in page
+    assert '<div class="tags">top · colour: red, sleeve: long</div>' in page
 
 
 def test_a_new_run_continues_the_seeds_in_its_own_gallery_folder(models, tmp_path):

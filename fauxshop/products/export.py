@@ -104,7 +104,8 @@ def gallery_html(accepted: list[Candidate], report: dict, show_real: bool) -> st
     cards = []
     for c in accepted:
         r, novel = c.record, c.record["checks"]["image_novel"]
-        tags = ", ".join(f"{k}: {v}" for k, v in sorted(r["attributes"].items()))
+        attributes = ", ".join(f"{k}: {v}" for k, v in sorted(r["attributes"].items()))
+        tags = " · ".join([r["category"], attributes] if attributes else [r["category"]])
         real = (
             f'<figure><img src="real/{html.escape(r["nearest_sku"])}.png" alt="nearest real">'
             f"<figcaption>nearest real<br>{html.escape(r['nearest_sku'])} · "
@@ -116,7 +117,7 @@ def gallery_html(accepted: list[Candidate], report: dict, show_real: bool) -> st
             f'<div class="card"><div class="photos"><figure><img src="images/{r["sku"]}.png" '
             f'alt="{html.escape(r["title"])}"><figcaption>generated</figcaption></figure>{real}'
             f"</div><h2>{html.escape(r['title'])}</h2>"
-            f'<div class="tags">{html.escape(r["category"])} · {html.escape(tags)}</div>'
+            f'<div class="tags">{html.escape(tags)}</div>'
             f"<p>{html.escape(r['description'])}</p></div>"
         )
     first, last = report["seeds"]
