@@ -14,7 +14,7 @@ are the model's.
         --out fm/demo-compare --workdir fm \\
         shipped=fauxshop/assets/demo-generator.safetensors retrained=fm/demo-retrain
     .venv/bin/python bench/bench_generators.py ... --num 2000 --per-class 500 --precision bf16
-    .venv/bin/python bench/bench_generators.py ... --num 0 --truncate-to global,class \
+    .venv/bin/python bench/bench_generators.py ... --num 0 --truncate-to global,class \\
         --tagger fauxshop/assets/demo-tagger.safetensors
 
 FID@10k with fp32 Inception is the number the docs report; bf16 is ~2x faster and ~1 % low,
@@ -76,7 +76,6 @@ def _asked_class_seen(generators, tagger_path: str, classes: list[str], args) ->
     images made with that label (seeds 0..N-1) whose top category by the tagger is it. What
     products need: a photo counts for its class only when the tagger sees the class."""
     from fauxshop.atomic import atomic_open
-    from fauxshop.latent.generate import render_ws, seeds_to_ws
     from fauxshop.markdown import markdown_table
     from fauxshop.tagger.model import load_tagger
     from fauxshop.tagger.scoring import score_images
@@ -91,8 +90,8 @@ def _asked_class_seen(generators, tagger_path: str, classes: list[str], args) ->
             for c, label in enumerate(classes):
                 if label not in known:
                     continue
-                ws = seeds_to_ws(G, list(range(args.tagged)), psi, c, truncate_to=centre)
-                top = score_images(tagger, render_ws(G, ws))["category"].argmax(1)
+                images = _fake_row(G, c, args.tagged, psi, centre)
+                top = score_images(tagger, images)["category"].argmax(1)
                 row[label] = round(float((top == known.index(label)).float().mean()), 3)
             table.append(row)
     with atomic_open(args.out / "asked-class.md", "w", encoding="utf-8") as f:
