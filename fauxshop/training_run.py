@@ -56,13 +56,30 @@ def start_run_folder(
 
 
 def append_csv(path: Path, row: dict[str, Any]) -> None:
-    """One row, under a header written with the file's first row."""
-    new = not path.exists()
-    with open(path, "a", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(row))
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
+    """One row under the file's header, each value in its own column. A tick may lack a
+    statistic (no R1 step in a short tick): its cell is left empty. A key the header lacks
+    widens it, rewriting the file once (atomically), so no value lands under another name."""
+    header = _csv_header(path)
+    if header is not None and set(row) <= set(header):
+        with open(path, "a", newline="", encoding="utf-8") as f:
+            csv.DictWriter(f, fieldnames=header, restval="").writerow(row)
+        return
+    rows = []
+    if header is not None:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    fields = (header or []) + [key for key in row if key not in (header or [])]
+    with atomic_open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, restval="")
+        writer.writeheader()
+        writer.writerows([*rows, row])
+
+
+def _csv_header(path: Path) -> list[str] | None:
+    if not path.is_file():
+        return None
+    with open(path, newline="", encoding="utf-8") as f:
+        return next(csv.reader(f), None)
 
 
 def append_jsonl(path: Path, row: dict[str, Any]) -> None:

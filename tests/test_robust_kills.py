@@ -38,6 +38,19 @@ def test_a_log_left_without_rows_is_removed_so_the_next_row_writes_its_header(tm
     assert (tmp_path / "log.csv").read_text().splitlines() == ["tick,loss", "1,0.5"]
 
 
+def test_each_value_stays_in_its_own_column_when_a_row_lacks_or_adds_one(tmp_path):
+    log = tmp_path / "log.csv"
+    append_csv(log, {"tick": 1, "loss": 0.5, "r1": 0.1, "p": 0.2})
+    append_csv(log, {"tick": 2, "loss": 0.4, "p": 0.3})  # no R1 step in this tick
+    append_csv(log, {"tick": 3, "loss": 0.3, "r1": 0.2, "p": 0.4, "pl": 1.5})
+    assert log.read_text().splitlines() == [
+        "tick,loss,r1,p,pl",
+        "1,0.5,0.1,0.2,",
+        "2,0.4,,0.3,",
+        "3,0.3,0.2,0.4,1.5",
+    ]
+
+
 def test_the_kill_harness_finds_nothing_lost_in_quick_mode():
     env = {**os.environ, "FAUXSHOP_QUIET": "1"}
     done = subprocess.run(
