@@ -258,6 +258,20 @@ def test_a_cpu_minute_budget_stops_the_run_and_a_resume_continues_it(archive, tm
     assert minutes == sorted(minutes) and minutes[-1] == pytest.approx(again["own_cpu_s"] / 60)
 
 
+def test_ada_kimg_sets_how_far_p_steps_per_update(archive, tmp_path):
+    # 4 minibatches of 4 per update: 16 images move p by 16 / 64 = 0.25 at --ada-kimg 0.064
+    # (by 0.00003 at the paper's 500), so every logged p sits on a quarter and none is 0.5
+    out = tmp_path / "ada"
+    train(_tiny(archive, out, 0.128, aug_p=0.5, ada_kimg=0.064, tick_kimg=0.016))
+    with open(out / "log.csv") as f:
+        ps = [float(r["ada_p"]) for r in csv.DictReader(f)]
+    assert len(ps) == 8
+    assert all(abs(p * 4 - round(p * 4)) < 1e-9 and 0 <= p <= 1 for p in ps)
+    assert any(p != 0.5 for p in ps)
+    with pytest.raises(FauxshopError, match="ada_kimg"):
+        _tiny(archive, out, 1.0, ada_kimg=0)
+
+
 def test_bf16_autocast_on_cpu_runs_the_game_in_bf16_and_r1_in_fp32():
     torch.manual_seed(0)
     G = Generator(z_dim=8, w_dim=8, img_resolution=8, mapping_kwargs={"num_layers": 1},

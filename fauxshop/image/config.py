@@ -65,6 +65,10 @@ class TrainConfig:
         "augmentation probability to start from (fixed: to keep)", default=0.0
     )
     ada_target: float = help_field("ADA target for r_t = E[sign(D(real))]", default=0.6)
+    ada_kimg: float = help_field(
+        "ADA speed: kimg for p to go from 0 to 1 while r_t stays off target (the paper: 500)",
+        default=500.0,
+    )
     augment_spec: str = help_field("augmentations, e.g. bgc or 'bgc,cutout=1'", default="bgc")
     augment_resample: str = help_field(
         "geometric augmentations' resampling: bilinear (once, at native size) or upsampled "
@@ -116,6 +120,8 @@ class TrainConfig:
             raise FauxshopError(f"budget_minutes {self.budget_minutes}: must be >= 0")
         if not 0 <= self.aug_p <= 1:
             raise FauxshopError(f"aug_p {self.aug_p}: must be between 0 and 1")
+        if self.ada_kimg <= 0:
+            raise FauxshopError(f"ada_kimg {self.ada_kimg}: must be positive")
         try:
             parse_augment_spec(self.augment_spec)
         except ValueError as e:

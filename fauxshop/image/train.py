@@ -375,7 +375,9 @@ def _build_run(
         pipe = AugmentPipe(**multipliers, resample=config.augment_resample).to(env.device)
     p = config.aug_p if pipe is not None else 0.0  # noaug: r_t is still logged
     mode = AUGMENT_MODES[config.augment]
-    ada = AdaController(config.batch, mode, p, config.ada_target, pipe=pipe)
+    ada = AdaController(
+        config.batch, mode, p, config.ada_target, speed_kimg=config.ada_kimg, pipe=pipe
+    )
     r1_gamma = config.r1_gamma
     if r1_gamma is None:
         r1_gamma = r1_gamma_heuristic(archive.resolution, config.batch)
