@@ -15,6 +15,11 @@ the ones whose resampling differs), one per `--augment-resample` mode. Then, for
     nice -n 5 .venv/bin/python bench/bench_aug_leak.py --data /work/fm/archives/fmnist-32.zip \\
         --out /work/fm/aug-leak --workdir /work/fm --minutes 12
 
+Trained from scratch with p at 0.8 from the first step, small generators collapse to one
+shape, and one shape is a sample of one, not a rate. `--init-from SNAPSHOT` asks the question
+of a generator that already draws every class: both paths continue the same checkpoint (G, D
+and G_ema; its architecture and labels), and a leak shows as garments that turn or shift.
+
 Runs that already hold a snapshot are not retrained; results go to OUT/leak.json, OUT/table.md
 and OUT/samples.png (held-out real images, then each generator's seeds 0-15, a row each: look
 at it, the classifier only knows quarter-turns).
@@ -34,10 +39,25 @@ NET = "--z-dim 128 --w-dim 128 --mapping-layers 2 --channel-base 2048 --channel-
 LABELS = ("upright", "mirrored", "rot90", "rot180", "rot270", "shifted")
 
 
-def _flags(mode: str) -> list[str]:
-    """ADA's geometric transforms only, held at p = 0.8, resampled the `mode` way."""
+def _flags(mode: str, init_from: str) -> list[str]:
+    """ADA's geometric transforms only, held at p = 0.8, resampled the `mode` way; the
+    networks are NET's, or the checkpoint's with `init_from`."""
+    net = ["--init-from", init_from] if init_from else NET.split()
     return ["--augment", "fixed", "--aug-p", "0.8", "--augment-spec", "bg", "--amp", "bf16",
-            "--augment-resample", mode, "--batch", "32", *NET.split()]  # fmt: skip
+            "--augment-resample", mode, "--batch", "32", *net]  # fmt: skip
+
+
+def _generated(G, num: int):
+    """`num` images at psi 1, N x H x W x C uint8; a conditional G's cycle through its labels."""
+    import numpy as np
+
+    from fauxshop.latent.generate import generate
+
+    if not G.c_dim:
+        return generate(G, range(num), 1.0)
+    per_class = [generate(G, range(c, num, G.c_dim), 1.0, c) for c in range(G.c_dim)]
+    order = np.argsort(np.concatenate([np.arange(c, num, G.c_dim) for c in range(G.c_dim)]))
+    return np.concatenate(per_class)[order]
 
 
 def _transform(x, label: int, gen):
@@ -133,17 +153,21 @@ def main() -> None:
     ap.add_argument("--max-real", type=int, default=10000)
     ap.add_argument("--classifier-steps", type=int, default=600)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init-from", default="", help="continue this checkpoint on both paths")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+
+    def train_mode(mode: str) -> None:
+        flags = _flags(mode, args.init_from)
+        train_once(args.data, args.out / mode, flags, args.minutes, args.seed)
+
     with ThreadPoolExecutor(len(MODES)) as pool:  # one thread each: two processes share 2 cores
-        list(pool.map(lambda m: train_once(args.data, args.out / m, _flags(m), args.minutes,
-                                           args.seed), MODES))  # fmt: skip
+        list(pool.map(train_mode, MODES))
 
     import numpy as np
     import torch
 
     from fauxshop.image.checkpoint import latest_snapshot, load_generator, read_snapshot
-    from fauxshop.latent.generate import generate
     from fauxshop.markdown import markdown_table
     from fauxshop.pixels import from_uint8, save_grid, to_hwc_uint8
     from fauxshop.runtime import configure_torch
@@ -153,15 +177,16 @@ def main() -> None:
     net, held, accuracy = _train_classifier(_real_images(args.data, 12000), args.classifier_steps)
     rows = [{"images": "real (held out)", **_shares(net, held)}]
     samples = [to_hwc_uint8(held[:16])]
-    for mode in MODES:
-        run = args.out / mode
-        meta = read_snapshot(latest_snapshot(run)).meta
+    runs = [(mode, args.out / mode) for mode in MODES]
+    for name, run in [("start", Path(args.init_from))] * bool(args.init_from) + runs:
         G = load_generator(run)
-        fake = generate(G, range(args.num), 1.0)  # N x H x W x C uint8
+        fake = _generated(G, args.num)
         samples.append(fake[:16])
         fake = from_uint8(torch.from_numpy(fake).permute(0, 3, 1, 2))
-        row = {"images": f"G, {mode}", **_shares(net, fake), "kimg": meta["kimg"]}
-        row["cpu_min"] = meta["own_cpu_s"] / 60
+        row = {"images": f"G, {name}", **_shares(net, fake)}
+        if name != "start":  # the continued runs' own kimg and minutes
+            meta = read_snapshot(latest_snapshot(run)).meta
+            row.update(kimg=meta["kimg"], cpu_min=meta["own_cpu_s"] / 60)
         fid = ["--metrics", "fid", "--num", str(args.fid_num), "--max-real", str(args.max_real)]
         row["fid"] = float(run_metrics(run, args.workdir, fid)["fid"])
         rows.append(row)
