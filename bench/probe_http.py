@@ -2,10 +2,10 @@
 with a one-line JSON reason (never a 5xx or a dropped connection), /api/product must give a
 seed's product whatever runs beside it, and the server's latency and memory are measured.
 
-The studio runs on the tiny test models (tests/studio_fixture.py) in its own process on
-127.0.0.1, served by `fauxshop.web.serve.serve`. This process sends raw HTTP/1.1, so it can
-send what a client library would not: lying content types and lengths, truncated bodies,
-NaN in JSON. Each case names the statuses it may get; a case answered otherwise is counted.
+The studio runs on the shipped demo models with a 12-photo stand-in catalog
+(tests/studio_fixture.py) in its own process on 127.0.0.1, served by
+`fauxshop.web.serve.serve`. This process sends raw HTTP/1.1, so it can send what a client
+library would not: lying content types and lengths, truncated bodies, NaN in JSON. Each case names the statuses it may get; a case answered otherwise is counted.
 Then 8 concurrent /api/product requests for one seed against the serial answer, and a load
 of mixed valid requests: latency per endpoint, and the server's RSS and peak RSS.
 Exits 1 when a count that must be zero is not.
@@ -360,7 +360,7 @@ def start_server(workdir: Path) -> tuple[subprocess.Popen, int, Path]:
 
 
 def run_server(port: int, workdir: Path) -> None:
-    """The studio on the tiny test models, until killed."""
+    """The studio on the demo models (tests/studio_fixture.py), until killed."""
     sys.path.insert(0, str(ROOT / "tests"))
     from studio_fixture import demo_studio
 
@@ -393,7 +393,7 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=30)
         errors = [line for line in log.read_text().splitlines() if "Traceback" in line]
-    print(f"studio on the tiny test models, loopback, {os.cpu_count()} cores\n")
+    print(f"studio on the demo models, loopback, {os.cpu_count()} cores\n")
     print(markdown_table([{"phase": "fuzz", **fuzzed}]) + "\n")
     print(markdown_table([{"phase": "/api/product, one seed", **product}]) + "\n")
     print(markdown_table(loaded) + "\n")
