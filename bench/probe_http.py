@@ -5,10 +5,11 @@ seed's product whatever runs beside it, and the server's latency and memory are 
 The studio runs on the shipped demo models with a 12-photo stand-in catalog
 (tests/studio_fixture.py) in its own process on 127.0.0.1, served by
 `fauxshop.web.serve.serve`. This process sends raw HTTP/1.1, so it can send what a client
-library would not: lying content types and lengths, truncated bodies, NaN in JSON. Each case names the statuses it may get; a case answered otherwise is counted.
-Then 8 concurrent /api/product requests for one seed against the serial answer, and a load
-of mixed valid requests: latency per endpoint, and the server's RSS and peak RSS.
-Exits 1 when a count that must be zero is not.
+library would not: lying content types and lengths, truncated bodies, NaN in JSON. Each case
+names the statuses it may get; a case answered otherwise is counted. Then 8 concurrent
+/api/product requests for one seed against the serial answer, and a load of mixed valid
+requests: latency per endpoint, and the server's RSS and peak RSS. Exits 1 when a count that
+must be zero is not.
 
     .venv/bin/python bench/probe_http.py            # >= 300 hostile requests, 8 clients x 50
     .venv/bin/python bench/probe_http.py --quick    # ~30 hostile requests, 2 clients x 5
