@@ -260,7 +260,7 @@ def test_a_cpu_minute_budget_stops_the_run_and_a_resume_continues_it(archive, tm
 
 def test_ada_kimg_sets_how_far_p_steps_per_update(archive, tmp_path):
     # 4 minibatches of 4 per update: 16 images move p by 16 / 64 = 0.25 at --ada-kimg 0.064
-    # (by 0.00003 at the paper's 500), so every logged p sits on a quarter and none is 0.5
+    # (by 0.00003 at the paper's 500), so every logged p sits on a quarter, and p moves
     out = tmp_path / "ada"
     train(_tiny(archive, out, 0.128, aug_p=0.5, ada_kimg=0.064, tick_kimg=0.016))
     with open(out / "log.csv") as f:

@@ -33,7 +33,7 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     # ADA 5x faster than the paper's 500 kimg: on 2,751 photos D memorised the reals within
     # 40 kimg (r_t 0.7-0.9) while p crept to 0.07 by 100 kimg and FID got worse; a branch
-    # restarted at p 0.3 settled near 0.23 and gained 28 FID in 50 kimg (docs/image.md).
+    # restarted at p 0.3 settled near 0.2 and gained 43 FID@2k in 100 kimg (docs/image.md).
     "demo": (
         "64x32 portrait product photos (the demo catalog): the same networks, batch 16, "
         "mirrored, ADA adjusting in 100 kimg",
