@@ -59,9 +59,11 @@ def _generated(G, num: int):
 
     if not G.c_dim:
         return generate(G, range(num), 1.0)
-    per_class = [generate(G, range(c, num, G.c_dim), 1.0, c) for c in range(G.c_dim)]
-    order = np.argsort(np.concatenate([np.arange(c, num, G.c_dim) for c in range(G.c_dim)]))
-    return np.concatenate(per_class)[order]
+    blocks = [generate(G, range(c, num, G.c_dim), 1.0, c) for c in range(G.c_dim)]
+    images = np.empty((num, *blocks[0].shape[1:]), np.uint8)
+    for c, block in enumerate(blocks):  # seed s gets label s mod c_dim
+        images[c :: G.c_dim] = block
+    return images
 
 
 def _transform(x, label: int, gen):
@@ -220,8 +222,8 @@ def main() -> None:
 
     rows = [{"images": "real (held out)", **judged(held)}]
     samples = [to_hwc_uint8(held[:16])]
-    runs = [(mode, args.out / mode) for mode in MODES]
-    for name, run in [("start", Path(args.init_from))] * bool(args.init_from) + runs:
+    start = [("start", Path(args.init_from))] if args.init_from else []
+    for name, run in start + [(mode, args.out / mode) for mode in MODES]:
         G = load_generator(run)
         fake = _generated(G, args.num)
         samples.append(fake[:16])
@@ -235,8 +237,10 @@ def main() -> None:
         rows.append(row)
     for row in rows:  # mirrored is left out: a symmetric garment looks mirrored half the time
         row["turned_or_shifted"] = sum(row[name] for name in LABELS[2:])
-    result = {"classifier_accuracy": accuracy, "pose_limits": limits, "rows": rows}
-    result["fid_num"] = args.fid_num
+    result = {
+        "classifier_accuracy": accuracy, "pose_limits": limits, "rows": rows,
+        "fid_num": args.fid_num,
+    }  # fmt: skip
     save_grid(np.concatenate(samples), args.out / "samples.png", cols=16)
     (args.out / "leak.json").write_text(json.dumps(result, indent=1))
     table = markdown_table([{k: _fmt(v) for k, v in row.items()} for row in rows])
