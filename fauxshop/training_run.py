@@ -64,11 +64,11 @@ def append_csv(path: Path, row: dict[str, Any]) -> None:
         with open(path, "a", newline="", encoding="utf-8") as f:
             csv.DictWriter(f, fieldnames=header, restval="").writerow(row)
         return
-    rows = []
-    if header is not None:
+    rows, header = [], header or []
+    if header:
         with open(path, newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
-    fields = (header or []) + [key for key in row if key not in (header or [])]
+    fields = header + [key for key in row if key not in header]
     with atomic_open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=fields, restval="")
         writer.writeheader()

@@ -105,7 +105,7 @@ def gallery_html(accepted: list[Candidate], report: dict, show_real: bool) -> st
     for c in accepted:
         r, novel = c.record, c.record["checks"]["image_novel"]
         attributes = ", ".join(f"{k}: {v}" for k, v in sorted(r["attributes"].items()))
-        tags = " · ".join([r["category"], attributes] if attributes else [r["category"]])
+        tags = " · ".join(filter(None, [r["category"], attributes]))
         real = (
             f'<figure><img src="real/{html.escape(r["nearest_sku"])}.png" alt="nearest real">'
             f"<figcaption>nearest real<br>{html.escape(r['nearest_sku'])} · "
