@@ -26,8 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_products import demo_archive
-from bench_tag_claims import JUDGE
+from bench_tag_claims import JUDGE, add_judge_args, archive_and_judge
 
 RARE = ("long-sleeved striped jumpsuit", "red sleeveless striped midi jumpsuit",
         "plaid maxi skirt", "yellow polka-dot boat-neck top")  # fmt: skip
@@ -128,9 +127,7 @@ def main() -> None:
     parser.add_argument("--bank-samples", type=int, default=500, help="steer's samples")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--seed", type=int, default=0, help="seed of the random requests")
-    parser.add_argument("--catalog", type=int, default=3000, help="real demo products")
-    parser.add_argument("--archive", type=Path, help="reuse this packed demo archive")
-    parser.add_argument("--judge", type=Path, help="reuse this judge tagger")
+    add_judge_args(parser)
     parser.add_argument("--grid", type=Path, default=Path("design-grid.png"), help="grid PNG")
     parser.add_argument("--grid-rows", type=int, default=8, help="requests in the grid")
     parser.add_argument("--quick", action="store_true", help="300 real, 6 requests, 2 epochs")
@@ -147,18 +144,12 @@ def main() -> None:
     from fauxshop.markdown import markdown_table
     from fauxshop.pixels import save_png, tile_grid
     from fauxshop.products.models import product_models
-    from fauxshop.tagger.config import TaggerConfig
     from fauxshop.tagger.data import read_archive
     from fauxshop.tagger.model import load_tagger
     from fauxshop.tagger.scoring import image_features
-    from fauxshop.tagger.train import train_tagger
 
     with tempfile.TemporaryDirectory(prefix="fauxshop-bench-") as tmp:
-        archive = args.archive or demo_archive(Path(tmp), args.catalog)
-        judge_path = args.judge
-        if judge_path is None:
-            train_tagger(archive, Path(tmp) / "judge", TaggerConfig(**JUDGE))
-            judge_path = Path(tmp) / "judge" / "tagger.safetensors"
+        archive, judge_path = archive_and_judge(args, Path(tmp))
         judge = load_tagger(judge_path)
         models = product_models(archive)
         data = read_archive(archive, heads=judge.heads)

@@ -33,6 +33,28 @@ from bench_products import demo_archive
 JUDGE = {"widths": "16,32,64,128", "seed": 1, "text": "none", "epochs": 10}
 
 
+def add_judge_args(parser: argparse.ArgumentParser) -> None:
+    """The flags that reuse a demo archive and a judge instead of building them."""
+    parser.add_argument("--catalog", type=int, default=3000, help="real demo products")
+    parser.add_argument("--archive", type=Path, help="reuse this packed demo archive")
+    parser.add_argument("--judge", type=Path, help="reuse this judge tagger")
+
+
+def archive_and_judge(args: argparse.Namespace, tmp: Path) -> tuple[Path, Path]:
+    """The demo archive and the judge's weights: the ones given, else built in `tmp` (the judge
+    trained on the archive's training split with JUDGE's settings)."""
+    from fauxshop.tagger.config import TaggerConfig
+    from fauxshop.tagger.train import train_tagger
+
+    archive = args.archive or demo_archive(tmp, args.catalog)
+    if args.judge:
+        return archive, args.judge
+    start = time.perf_counter()
+    train_tagger(archive, tmp / "judge", TaggerConfig(**JUDGE))
+    print(f"judge {JUDGE} trained in {time.perf_counter() - start:.0f} s")
+    return archive, tmp / "judge" / "tagger.safetensors"
+
+
 def named_agrees(text: str, judged: dict[str, str]) -> list[bool]:
     """Per attribute value the text names: does the judge see that value on the photo?"""
     from fauxshop.catalog.taxonomy import find_mentions
@@ -93,9 +115,7 @@ def per_head(rows: list[dict], heads) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=200, help="products composed (every class)")
-    parser.add_argument("--catalog", type=int, default=3000, help="real demo products")
-    parser.add_argument("--archive", type=Path, help="reuse this packed demo archive")
-    parser.add_argument("--judge", type=Path, help="reuse this judge tagger")
+    add_judge_args(parser)
     parser.add_argument("--generator", type=Path, help="another generator (default: the demo's)")
     parser.add_argument("--precision", type=float, default=0.95, help="calibration target")
     parser.add_argument("--coarsen", type=float, default=3, help="calibration photos' coarsening")
@@ -110,22 +130,15 @@ def main() -> None:
     from fauxshop.products.config import ComposeConfig
     from fauxshop.products.models import DEMO_TAGGER, product_models
     from fauxshop.tagger.calibration import Calibration, format_calibration, measure_calibration
-    from fauxshop.tagger.config import TaggerConfig
     from fauxshop.tagger.model import load_tagger
-    from fauxshop.tagger.train import evaluate_tagger, train_tagger
+    from fauxshop.tagger.train import evaluate_tagger
 
     with tempfile.TemporaryDirectory(prefix="fauxshop-bench-") as tmp:
-        archive = args.archive or demo_archive(Path(tmp), args.catalog)
+        archive, judge_path = archive_and_judge(args, Path(tmp))
         measured = measure_calibration(
             load_tagger(DEMO_TAGGER), archive, args.precision, coarsen=args.coarsen
         )
         print("the demo tagger's thresholds\n" + format_calibration(measured), end="\n\n")
-        judge_path = args.judge
-        if judge_path is None:
-            start = time.perf_counter()
-            train_tagger(archive, Path(tmp) / "judge", TaggerConfig(**JUDGE))
-            judge_path = Path(tmp) / "judge" / "tagger.safetensors"
-            print(f"judge {JUDGE} trained in {time.perf_counter() - start:.0f} s")
         judge = load_tagger(judge_path)
         held_out = evaluate_tagger(judge, archive)["heads"]
         print(markdown_table([{"judge on held-out real photos": h, "accuracy": m["accuracy"]}

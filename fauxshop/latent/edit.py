@@ -197,15 +197,12 @@ def match_names(
     directions: Sequence[Direction],
     seeds: Sequence[int],
     strength: float = 1.0,
-    targets: Sequence[str] = (),
-    psi: float = 1.0,
     class_index: int | None = None,
-    batch: int = 16,
 ) -> list[Direction]:
     """Name unsupervised directions ('pc3', 'sefa0') by the head whose class distribution each
     moves most, and the class a positive step makes likelier: 'pc3-colour:red'. Class order
     plays no part, so unordered heads (colour, category) are named as well as ordered ones."""
-    rows = disentanglement(G, scorer, directions, seeds, strength, targets, psi, class_index, batch)
+    rows = disentanglement(G, scorer, directions, seeds, strength, class_index=class_index)
     named = []
     for d, row in zip(directions, rows, strict=True):
         head = max(scorer.heads, key=lambda h: row[_moved_key(h)])
