@@ -51,6 +51,19 @@ def test_resume_with_a_new_kimg_total_continues_the_run(run, tmp_path):
     assert before < after >= 64
 
 
+def test_resume_takes_a_moved_archive_and_refuses_what_a_resume_cannot_change(run, tmp_path):
+    import shutil
+
+    copy, moved = tmp_path / "run", tmp_path / "moved.zip"
+    shutil.copytree(run, copy)
+    shutil.copy(json.loads((run / "config.json").read_text())["data"], moved)
+    assert main(["train-image", "--resume", str(copy), "--batch", "8", "--data", str(moved)]) != 0
+    resumed = ["train-image", "--resume", str(copy), "--kimg", "0.064", "--data", str(moved)]
+    assert main([*resumed, "--keep-snapshots", "1"]) == 0
+    assert len(list(copy.glob("snapshot-*.safetensors"))) == 1
+    assert read_snapshot(latest_snapshot(copy)).meta["config"]["data"] == str(moved)
+
+
 def test_a_preset_fills_only_the_flags_not_given(run, tmp_path):
     out = tmp_path / "preset"
     args = ["train-image", "--data", json.loads((run / "config.json").read_text())["data"]]

@@ -138,12 +138,16 @@ def saved_config(run: Path) -> dict:
     return saved
 
 
-def resumed_config(args, config_class, *limits: str):
-    """The config a run was started with; a resume may only raise its length (`limits`).
-    Keys config.json holds beside the config's fields (init_from_report) are left out."""
+def resumed_config(args, config_class, *unset_none: str):
+    """The config a run was started with, with the flags given now (a new total length, an
+    archive that moved, ...); `unset_none` names the flags whose absence reads None. The
+    trainer refuses a change a resume cannot make. Keys config.json holds beside the config's
+    fields (init_from_report) are left out."""
     fields = config_class.__dataclass_fields__
     saved = {k: v for k, v in saved_config(args.resume).items() if k in fields}
-    for limit in limits:
-        if getattr(args, f"cfg_{limit}") is not None:
-            saved[limit] = getattr(args, f"cfg_{limit}")
+    given = getattr(args, "given_flags", set())
+    for name in fields:
+        value = getattr(args, f"cfg_{name}", None)
+        if (name in unset_none and value is not None) or f"cfg_{name}" in given:
+            saved[name] = value
     return config_class(**saved)
