@@ -31,7 +31,7 @@ def help_field(text: str, default: Any = dataclasses.MISSING) -> Any:
     return dataclasses.field(default=default, metadata={"help": text})
 
 
-class _Store(argparse.Action):
+class StoreGiven(argparse.Action):
     """Store the value and remember that the user gave this flag (so a preset yields to it)."""
 
     def __call__(self, parser, namespace, values, option_string=None):
@@ -71,7 +71,7 @@ def add_dataclass_args(
         if kind is bool:
             options["action"] = _Bool
         else:
-            options["action"] = _Store
+            options["action"] = StoreGiven
             options["type"] = _optional(kind) if optional else kind
             options["metavar"] = kind.__name__.upper()
         if not required:

@@ -8,7 +8,7 @@ import json
 import os
 from pathlib import Path
 
-from fauxshop.config_args import add_dataclass_args
+from fauxshop.config_args import StoreGiven, add_dataclass_args
 from fauxshop.errors import FauxshopError
 from fauxshop.workspace import DEFAULT_WORKDIR, Workspace
 
@@ -57,13 +57,15 @@ def trainer_verb(
     sub, func, common, config_class, run_flags: dict, skip=()
 ) -> argparse.ArgumentParser:
     """A training verb: --resume RUN, the flags a new run needs or a resume may raise (`run_flags`:
-    field -> (type, metavar, help); stored as cfg_FIELD, None when not given, so a resumed run
-    keeps its saved value), then one flag per other field of `config_class`."""
+    field -> (type, metavar, help); stored as cfg_FIELD, None and unmarked when not given, so a
+    resumed run keeps its saved value), then one flag per other field of `config_class`."""
     p = verb(sub, func, common)
     p.add_argument("--resume", type=Path, metavar="RUN", help="continue this run exactly")
     for name, (kind, metavar, text) in run_flags.items():
         flag = "--" + name.replace("_", "-")
-        p.add_argument(flag, dest=f"cfg_{name}", type=kind, metavar=metavar, help=text)
+        p.add_argument(
+            flag, dest=f"cfg_{name}", type=kind, metavar=metavar, help=text, action=StoreGiven
+        )
     add_dataclass_args(p, config_class, "training", skip=(*run_flags, *skip))
     return p
 
@@ -138,16 +140,12 @@ def saved_config(run: Path) -> dict:
     return saved
 
 
-def resumed_config(args, config_class, *unset_none: str):
+def resumed_config(args, config_class):
     """The config a run was started with, with the flags given now (a new total length, an
-    archive that moved, ...); `unset_none` names the flags whose absence reads None. The
-    trainer refuses a change a resume cannot make. Keys config.json holds beside the config's
-    fields (init_from_report) are left out."""
+    archive that moved, ...); the trainer refuses a change a resume cannot make. Keys
+    config.json holds beside the config's fields (init_from_report) are left out."""
     fields = config_class.__dataclass_fields__
     saved = {k: v for k, v in saved_config(args.resume).items() if k in fields}
     given = getattr(args, "given_flags", set())
-    for name in fields:
-        value = getattr(args, f"cfg_{name}", None)
-        if (name in unset_none and value is not None) or f"cfg_{name}" in given:
-            saved[name] = value
+    saved.update({name: getattr(args, f"cfg_{name}") for name in fields if f"cfg_{name}" in given})
     return config_class(**saved)

@@ -31,7 +31,7 @@ def cmd_train_image(args) -> int:
     from fauxshop.image.train import train
 
     if args.resume:
-        config = resumed_config(args, TrainConfig, "kimg", "budget_minutes", "data")
+        config = resumed_config(args, TrainConfig)
     else:
         missing = [f"--{k}" for k in ("data", "out", "kimg") if getattr(args, f"cfg_{k}") is None]
         if missing:

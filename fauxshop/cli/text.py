@@ -32,7 +32,7 @@ def cmd_train_text(args) -> int:
     from fauxshop.text.train import train_text
 
     if args.resume:
-        config = resumed_config(args, TextTrainConfig, "max_steps")
+        config = resumed_config(args, TextTrainConfig)
     else:
         if args.cfg_out is None:
             raise FauxshopError("train-text: --out RUN_DIR required (or --resume RUN)")
