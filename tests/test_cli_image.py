@@ -1,6 +1,7 @@
 """The image verbs end to end through the CLI: train, resume, generate, mix, walk, export."""
 
 import json
+import shutil
 
 import imageio.v3 as iio
 import numpy as np
@@ -41,8 +42,6 @@ def test_train_writes_config_snapshot_and_label_names(run):
 
 
 def test_resume_with_a_new_kimg_total_continues_the_run(run, tmp_path):
-    import shutil
-
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
     before = read_snapshot(latest_snapshot(copy)).meta["cur_nimg"]
@@ -52,8 +51,6 @@ def test_resume_with_a_new_kimg_total_continues_the_run(run, tmp_path):
 
 
 def test_resume_takes_a_moved_archive_and_refuses_what_a_resume_cannot_change(run, tmp_path):
-    import shutil
-
     copy, moved = tmp_path / "run", tmp_path / "moved.zip"
     shutil.copytree(run, copy)
     shutil.copy(json.loads((run / "config.json").read_text())["data"], moved)
