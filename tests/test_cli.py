@@ -5,6 +5,7 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image
+from tiny_models import demo_generator_trained_on
 
 from fauxshop.catalog.archive import read_metadata
 from fauxshop.cli import build_parser, main
@@ -182,11 +183,13 @@ def test_products_verb_composes_stores_and_regenerates(tmp_path, capsys):
     # the verb's plumbing, not the checks' strictness: a short grounded text is often mostly a
     # run of the writer's training texts, so novelty and grounding are loosened
     loose = ["--max-shared-share", "1", "--min-words", "3", "--max-new-tokens", "50"]
-    argv = ["products", "--n", "2", "--max-candidates", "8", *loose, *work]
+    gone = tmp_path / "elsewhere" / "demo-64x32.zip"  # the archive the generator was trained on
+    generator = ["--generator", str(demo_generator_trained_on(tmp_path, gone))]
+    argv = ["products", "--n", "2", "--max-candidates", "8", *loose, *generator, *work]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "| image_novel |" in out and "products/s" in out and "| dress | 1 |" in out
-    assert "(newest in the workspace; the generator's /tmp/dtrain/" in out  # not in this one
+    assert f"(newest in the workspace; the generator's {gone} is not here)" in out
     [first] = (tmp_path / "exports" / "products").glob("seeds-0-*")
     records = (first / "products.jsonl").read_text().splitlines()
     sku = json.loads(records[0])["sku"]

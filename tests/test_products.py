@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from tiny_models import demo_generator_trained_on
 
 from fauxshop.catalog.store import Store
 from fauxshop.errors import FauxshopError
@@ -198,8 +197,8 @@ def test_a_tag_below_its_calibrated_threshold_is_left_out_of_title_and_context(m
     plain = compose(models, fast(n=1, max_candidates=1)).candidates[0].record
     assert plain["attributes"], plain["title"]  # something to withhold
     head, value = next(iter(plain["attributes"].items()))
-    p = plain["provenance"]["tag_confidence"][head]
-    for threshold, kept in ((p, True), (p + 1e-3, False)):
+    p = plain["provenance"]["tag_confidence"][head]  # rounded to 4 places: either side of it
+    for threshold, kept in ((p - 1e-4, True), (p + 1e-3, False)):
         heads = {head: {"threshold": 0.0, "classes": {value: {"threshold": threshold}}}}
         calibrated = replace(models, calibration=Calibration("", 0.9, heads))
         record = compose(calibrated, fast(n=1, max_candidates=1)).candidates[0].record
@@ -339,27 +338,25 @@ def test_a_new_run_continues_the_seeds_in_its_own_gallery_folder(models, tmp_pat
 
 def test_novelty_is_judged_against_the_generators_own_training_archive(tmp_path):
     ws = Workspace.open(tmp_path / "work")
+    recorded = tmp_path / "elsewhere" / "demo-64x32.zip"  # not here yet
+    snapshot = demo_generator_trained_on(tmp_path, recorded)
     with pytest.raises(FauxshopError, match="no real catalog"):
-        choose_real_archive(ws)
+        choose_real_archive(ws, generator=snapshot)
     ws.archives_dir.mkdir()
-    trained_on = ws.archives_dir / Path(read_snapshot(DEMO_GENERATOR).meta["config"]["data"]).name
+    trained_on = ws.archives_dir / recorded.name
     trained_on.write_bytes(b"zip")
     newest = ws.archives_dir / "demo-128x64.zip"
     newest.write_bytes(b"zip")
     assert ws.newest_archive() == newest
-    assert choose_real_archive(ws) == (trained_on, "named as the generator's training archive")
-    assert choose_real_archive(ws, newest) == (newest, "--real")
+    named = (trained_on, "named as the generator's training archive")
+    assert choose_real_archive(ws, generator=snapshot) == named
+    assert choose_real_archive(ws, newest, generator=snapshot) == (newest, "--real")
     trained_on.unlink()
-    path, why = choose_real_archive(ws)
+    path, why = choose_real_archive(ws, generator=snapshot)
     assert path == newest and why.startswith("newest in the workspace; the generator's")
-    snapshot = tmp_path / "g.safetensors"  # a generator whose recorded archive is here
-    shutil.copy(DEMO_GENERATOR, snapshot)
-    meta = json.loads(DEMO_GENERATOR.with_suffix(".json").read_text())
-    meta["config"]["data"] = str(tmp_path / "elsewhere.zip")
-    meta["safetensors"] = snapshot.name
-    snapshot.with_suffix(".json").write_text(json.dumps(meta))
-    (tmp_path / "elsewhere.zip").write_bytes(b"zip")
-    expected = (tmp_path / "elsewhere.zip", "the generator's training archive")
+    recorded.parent.mkdir()  # now the recorded archive is here
+    recorded.write_bytes(b"zip")
+    expected = (recorded, "the generator's training archive")
     assert choose_real_archive(ws, generator=snapshot) == expected
     opened = open_generator(snapshot)  # what the verbs pass on, so a .pkl is imported once
     assert open_generator(opened) is opened

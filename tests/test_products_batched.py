@@ -69,21 +69,22 @@ def test_the_tagger_runs_once_per_batch_for_tags_and_novelty(models):  # noqa: F
 
 
 def test_a_batch_passing_more_than_wanted_keeps_the_first_in_seed_order(models):  # noqa: F811
-    result = compose(models, fast(n=4, max_candidates=BATCH + 4, seed_start=40))
+    wanted = 2  # of each class; on these seeds the first batch leaves tops short
+    result = compose(models, fast(n=4 * wanted, max_candidates=BATCH + 4, seed_start=0))
     candidates = result.candidates
     seeds = [c.record["provenance"]["seed"] for c in candidates]
     classes = [c.record["provenance"]["class_index"] for c in candidates]
-    assert seeds == list(range(40, 40 + len(candidates))) and len(candidates) > BATCH
+    assert seeds == list(range(len(candidates))) and len(candidates) > BATCH
     assert classes[:BATCH] == [0, 1, 2, 3] * (BATCH // 4)  # every class in turn
     passed = [all(check["passed"] for check in c.record["checks"].values()) for c in candidates]
-    for k in range(4):  # one wanted each: a class's first pass is accepted, later ones surplus
+    for k in range(4):  # a class's first passes are accepted, later ones surplus
         mine = [i for i, cls in enumerate(classes) if cls == k]
         passes = [i for i in mine if passed[i]]
         statuses = [candidates[i].record["status"] for i in passes]
-        assert statuses == ["accepted", *[SURPLUS] * (len(passes) - 1)][: len(passes)]
-        if passes and passes[0] < BATCH:  # its share in the first batch: no turns after it
+        assert statuses == (["accepted"] * wanted + [SURPLUS] * len(passes))[: len(passes)]
+        if sum(i < BATCH for i in passes) >= wanted:  # its share in the first batch: no more turns
             assert max(mine) < BATCH
-    assert result.report()["surplus"] >= 1  # the demo draws dresses: several pass at once
+    assert result.report()["surplus"] >= 1  # several pass at once
     assert classes[BATCH:] and 0 not in classes[BATCH:]  # the last 4 seeds: only classes short
     per_class = result.report()["per_class"].values()
     assert len(result.accepted) == sum(counts["accepted"] for counts in per_class)
@@ -132,8 +133,9 @@ def test_a_product_of_the_earlier_batch_writer_is_refused_with_the_reason(models
 
 def test_class_truncated_products_record_it_and_regenerate(models):  # noqa: F811
     jobs = [(30, 2), (31, 2)]  # skirts: the demo's global centre is a dress
-    plain = compose_batch(models, fast(max_new_tokens=40), jobs, _seconds())
-    mine = compose_batch(models, fast(max_new_tokens=40, truncate_to="class"), jobs, _seconds())
+    assert fast().truncate_to == "class"  # the default: the judge agrees more often
+    plain = compose_batch(models, fast(max_new_tokens=40, truncate_to="global"), jobs, _seconds())
+    mine = compose_batch(models, fast(max_new_tokens=40), jobs, _seconds())
     assert "truncate_to" not in plain[0].record["provenance"]  # older records read the same
     for a, b in zip(plain, mine, strict=True):
         assert b.record["provenance"]["truncate_to"] == "class"

@@ -5,12 +5,17 @@ Seeded, so every run sees the same images and the tests' thresholds on them hold
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 
 from fauxshop.image.networks import Generator
 from fauxshop.latent.generate import generate, seeds_to_ws
 from fauxshop.pixels import from_uint8
+from fauxshop.products.models import DEMO_GENERATOR
 
 W_DIM = 32  # z_dim too
 RES = 16  # directions_generator's: num_ws = 6: b4 (1 conv), b8 (2), b16 (2), plus the last toRGB
@@ -93,3 +98,16 @@ def calibrated_scorer(G: Generator) -> FakeScorer:
     images = generate(G, range(5000, 5500))
     t = FakeScorer().line(from_uint8(torch.from_numpy(images).permute(0, 3, 1, 2)))
     return FakeScorer(float(t.quantile(0.3)), float(t.quantile(0.9)))
+
+
+def demo_generator_trained_on(folder: Path, archive: Path) -> Path:
+    """A copy of the demo generator whose snapshot records `archive` as its training data, so
+    a test decides whether that archive exists (the shipped one names a path of the machine
+    it was trained on, which may or may not exist where the tests run)."""
+    snapshot = folder / "g.safetensors"
+    shutil.copy(DEMO_GENERATOR, snapshot)
+    meta = json.loads(DEMO_GENERATOR.with_suffix(".json").read_text())
+    meta["config"]["data"] = str(archive)
+    meta["safetensors"] = snapshot.name
+    snapshot.with_suffix(".json").write_text(json.dumps(meta))
+    return snapshot

@@ -27,9 +27,9 @@ class ComposeConfig:
     )
     psi: float = field(default=0.7, metadata={"help": "truncation psi of the photos"})
     truncate_to: str = field(
-        default="global",
-        metadata={"help": "what psi pulls towards: global (every class's mean w, NVIDIA's) or "
-                  "class (the asked class's mean w: a truncated skirt stays a skirt)"},
+        default="class",
+        metadata={"help": "what psi pulls towards: class (the asked class's mean w: a truncated "
+                  "skirt stays a skirt) or global (every class's mean w, NVIDIA's)"},
     )  # fmt: skip
     seed_start: int | None = field(
         default=None,
