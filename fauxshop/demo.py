@@ -35,7 +35,6 @@ from fauxshop.latent.edit import (
     disentanglement,
     disentanglement_summary,
     edit_grid,
-    parse_strengths,
 )
 from fauxshop.latent.generate import generate, seeds_to_ws
 from fauxshop.latent.mixing import parse_styles, style_mix_grid
@@ -54,6 +53,7 @@ from fauxshop.products.models import (
     DEMO_WRITER,
     DEMO_WRITER_CORPUS,
     product_models,
+    slider_range,
     studio_directions,
 )
 from fauxshop.tagger.config import TaggerConfig
@@ -249,10 +249,12 @@ def show_latent_tools(
     table = disentanglement(G, tagger, found, range(32), 3.0, class_index=dress)
     print(markdown_table(disentanglement_summary(table)))
     dress_ws = seeds_to_ws(G, range(4), 0.7, dress)
-    for d in found:
+    for d in found:  # across the range the studio's slider offers: what G draws cleanly
         path = out / f"edit-{d.name.partition(':')[0]}.png"
-        grid = edit_grid(G, dress_ws, d, parse_strengths("-4:4:7"))
-        print(f"{d.name} on rows {d.layers}, strength -4..4: {save_png(grid, path)}")
+        low, high = slider_range(d.name)
+        strengths = [low, low * 2 / 3, low / 3, 0.0, high / 3, high * 2 / 3, high]  # 0: as drawn
+        grid = edit_grid(G, dress_ws, d, strengths)
+        print(f"{d.name} on rows {d.layers}, strength {low:g}..{high:g}: {save_png(grid, path)}")
     _done(t)
 
     t = _stage("rare: jumpsuits on demand by filter, centroid and conditional")

@@ -18,8 +18,8 @@ from studio_fixture import demo_studio
 from fauxshop.catalog.demo_catalog import demo_product
 from fauxshop.catalog.store import Store
 from fauxshop.latent.generate import generate
-from fauxshop.products.models import SLIDER_RANGES
-from fauxshop.web.app import MAX_UPLOAD_BYTES, UNMEASURED_RANGE, Studio, create_app
+from fauxshop.products.models import SLIDER_RANGES, UNMEASURED_RANGE
+from fauxshop.web.app import MAX_UPLOAD_BYTES, Studio, create_app
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,8 @@ from playwright.sync_api import sync_playwright
 from studio_fixture import demo_studio
 
 from fauxshop.catalog.demo_catalog import demo_product
-from fauxshop.web.app import UNMEASURED_RANGE, create_app
+from fauxshop.products.models import UNMEASURED_RANGE
+from fauxshop.web.app import create_app
 
 CHROMIUM = next(
     (

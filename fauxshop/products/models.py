@@ -51,10 +51,18 @@ DEMO_WRITER_CORPUS = {"n": 6000, "seed": 1}
 # (measured in docs/latent.md).
 SLIDERS = (("length:midi,maxi", [0, 1, 2, 3]), ("colour:red", [4, 5, 6, 7]))
 # How far each slider goes: the strengths the demo generator still draws cleanly, read off
-# edit grids of 8 dresses and 8 skirts at -4..4 (docs/web.md). Shorter than -1 a dress splits
-# into a top over a separate skirt (a grey smudge below from -2); longer than 1.5 the hem
-# darkens into a smudge; colour keeps the shape throughout but turns neon past +-3.
-SLIDER_RANGES = {"length:midi,maxi": (-1.0, 1.5), "colour:red": (-3.0, 3.0)}
+# edit grids of 8 dresses and 8 skirts at -4..4 (docs/web.md). Shorter than -0.5 a garment
+# grows long sleeves and opens down the middle (legs from -2); longer than 1.5 a pale collar
+# and a blurred hem appear; colour keeps the shape throughout but turns neon past +-3.
+SLIDER_RANGES = {"length:midi,maxi": (-0.5, 1.5), "colour:red": (-3.0, 3.0)}
+# A direction whose range nobody measured (SeFa's, a custom one's): a cautious one, as the demo
+# sliders' edit grids start to break between 1.5 and 2.
+UNMEASURED_RANGE = (-1.5, 1.5)
+
+
+def slider_range(name: str) -> tuple[float, float]:
+    """How far the direction `name` may be moved: its measured range, else a cautious one."""
+    return SLIDER_RANGES.get(name, UNMEASURED_RANGE)
 
 
 @dataclass

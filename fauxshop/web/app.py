@@ -76,7 +76,7 @@ from fauxshop.latent.sampling import class_index
 from fauxshop.pixels import png_bytes, save_png
 from fauxshop.products.compose import BATCH, STAGES, Candidate, compose_batch, compose_one
 from fauxshop.products.config import ComposeConfig
-from fauxshop.products.models import SLIDER_RANGES, ProductModels
+from fauxshop.products.models import ProductModels, slider_range
 from fauxshop.tagger.scoring import image_features
 from fauxshop.web.pool import refill_pool
 
@@ -86,9 +86,6 @@ DOCS_ASSETS = {
     n: Path(swagger_ui_path) / n
     for n in ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png")
 }
-# A direction whose range nobody measured (SeFa's, a custom one's): a cautious one, as the demo
-# sliders' edit grids start to break between 1.5 and 2.
-UNMEASURED_RANGE = (-1.5, 1.5)
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 4096 * 4096
 UPLOAD_FORMATS = ("PNG", "JPEG", "WEBP")
@@ -375,7 +372,7 @@ def create_app(studio: Studio, refill: bool = False) -> FastAPI:
             return product or answer(random.randint(0, MAX_SEED), psi, cls)
         return answer(seed, psi, cls)
 
-    ranges = {d.name: SLIDER_RANGES.get(d.name, UNMEASURED_RANGE) for d in studio.directions}
+    ranges = {d.name: slider_range(d.name) for d in studio.directions}
 
     @app.get("/api/directions", summary="The attribute sliders and how far each goes")
     def directions() -> list[dict]:
