@@ -95,7 +95,7 @@ def test_demo_runs_every_stage(tmp_path, capsys):
     for name in ("edit-length", "edit-colour", "rare-filter", "rare-centroid", "rare-conditional"):
         assert (demo / f"{name}.png").is_file()
     assert "| length:midi,maxi | interfacegan | length:midi,maxi |" in out
-    assert "strength -0.5..1.5: " in out and "strength -3..3: " in out  # the sliders' ranges
+    assert "strength -0.5..1: " in out and "strength -3..3: " in out  # the sliders' ranges
     assert "| filter | category:jumpsuit | 16 |" in out
     assert (tmp_path / "archives" / "demo-64x32.zip").exists()
     assert (tmp_path / "archives" / "demo-128x64.corpus.jsonl").exists()

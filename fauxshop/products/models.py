@@ -52,9 +52,9 @@ DEMO_WRITER_CORPUS = {"n": 6000, "seed": 1}
 SLIDERS = (("length:midi,maxi", [0, 1, 2, 3]), ("colour:red", [4, 5, 6, 7]))
 # How far each slider goes: the strengths the demo generator still draws cleanly, read off
 # edit grids of 8 dresses and 8 skirts at -4..4 (docs/web.md). Shorter than -0.5 a garment
-# grows long sleeves and opens down the middle (legs from -2); longer than 1.5 a pale collar
+# grows long sleeves and opens down the middle (legs from -2); longer than 1 a pale collar
 # and a blurred hem appear; colour keeps the shape throughout but turns neon past +-3.
-SLIDER_RANGES = {"length:midi,maxi": (-0.5, 1.5), "colour:red": (-3.0, 3.0)}
+SLIDER_RANGES = {"length:midi,maxi": (-0.5, 1.0), "colour:red": (-3.0, 3.0)}
 # A direction whose range nobody measured (SeFa's, a custom one's): a cautious one, as the demo
 # sliders' edit grids start to break between 1.5 and 2.
 UNMEASURED_RANGE = (-1.5, 1.5)
