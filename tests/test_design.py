@@ -8,13 +8,14 @@ import json
 import numpy as np
 import pytest
 import torch
-from tiny_models import calibrated_scorer, directions_generator
+from tiny_models import CATEGORIES, FakeScorer, calibrated_scorer, directions_generator
 
 from fauxshop.cli import main
 from fauxshop.design.config import DesignConfig
 from fauxshop.design.methods import Bank, design_images
 from fauxshop.design.request import parse_request
 from fauxshop.errors import FauxshopError
+from fauxshop.latent.generate import seeds_to_ws
 
 # ---------------------------------------------------------------------------------- parsing
 
@@ -94,6 +95,17 @@ def test_reject_keeps_the_matches_first_and_is_the_same_for_a_seed(tiny):
     assert order == sorted(order, reverse=True)  # matches first, then the best of the rest
     again = run(tiny, method="reject", max_samples=128, seed_start=3)
     assert np.array_equal(again.images, found.images) and again.seeds == found.seeds
+
+
+def test_reject_truncates_towards_the_asked_class():
+    """As `products` does: towards the global mean a rare class drifts to the common one."""
+    G = directions_generator(c_dim=3)
+    config = DesignConfig(n=4, max_samples=64, seed_start=5)
+    found = design_images(G, FakeScorer(), TARGETS, config, CATEGORIES)
+    jumpsuit = CATEGORIES.index("jumpsuit")
+    towards = seeds_to_ws(G, found.seeds, config.psi, jumpsuit, truncate_to="class")
+    assert torch.equal(found.ws, towards)
+    assert not torch.equal(found.ws, seeds_to_ws(G, found.seeds, config.psi, jumpsuit))
 
 
 def test_steer_moves_past_the_learned_boundaries(tiny):

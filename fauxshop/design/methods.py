@@ -1,8 +1,10 @@
 """Three ways to photos matching a request's tag values, on any generator and tagger.
 
-- reject: sample the category's class from `seed_start` on, score each photo, keep those
-  whose top class on every requested head is the value asked (in seed order), looking at
-  `max_samples` at most; short of `n`, the best of the rest by the request's log-probability.
+- reject: sample the category's class from `seed_start` on (psi truncating towards the
+  class's own mean w, as `products` does: towards the global mean a rare class drifts to the
+  common one), score each photo, keep those whose top class on every requested head is the
+  value asked (in seed order), looking at `max_samples` at most; short of `n`, the best of
+  the rest by the request's log-probability.
 - steer: a `Bank` of sampled ws (across G's classes) scored once by the tagger gives each
   class its centroid in W and each value a linear boundary in W (one-vs-rest logistic
   regression on the tagger's top class: InterFaceGAN's boundary, fitted on shared samples so
@@ -92,7 +94,7 @@ def reject(G, scorer, targets, config: DesignConfig, cls: int | None) -> Designe
     end = config.seed_start + config.max_samples
     for first in range(config.seed_start, end, 64):
         batch_seeds = list(range(first, min(first + 64, end)))
-        batch_ws = seeds_to_ws(G, batch_seeds, config.psi, cls)
+        batch_ws = seeds_to_ws(G, batch_seeds, config.psi, cls, truncate_to="class")
         batch_images = render_ws(G, batch_ws)
         lp, hit = judge(score_images(scorer, batch_images), columns)
         seeds += batch_seeds
