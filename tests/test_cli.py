@@ -94,6 +94,13 @@ def test_demo_runs_every_stage(tmp_path, capsys):
     demo = tmp_path / "exports" / "demo"
     for name in ("edit-length", "edit-colour", "rare-filter", "rare-centroid", "rare-conditional"):
         assert (demo / f"{name}.png").is_file()
+    from fauxshop.image.checkpoint import load_generator
+    from fauxshop.latent.generate import generate
+    from fauxshop.products.models import DEMO_GENERATOR
+
+    tops = generate(load_generator(DEMO_GENERATOR), range(8), 0.7, 3, truncate_to="class")
+    with Image.open(demo / "grid.png") as grid:  # a row per class, as products truncate
+        assert np.array_equal(np.asarray(grid)[3 * 64 : 4 * 64], np.concatenate(tops, axis=1))
     assert "| length:midi,maxi | interfacegan | length:midi,maxi |" in out
     assert "strength -0.5..1: " in out and "strength -3..3: " in out  # the sliders' ranges
     assert "| filter | category:jumpsuit | 16 |" in out
