@@ -1,4 +1,5 @@
-"""Tiny seeded generators and a fake tagger, shared by the latent-tool tests.
+"""Tiny seeded generators and a fake tagger, shared by the latent-tool tests, and a copy of
+the demo generator that records a training archive of the test's choosing.
 
 Seeded, so every run sees the same images and the tests' thresholds on them hold.
 """
@@ -102,8 +103,8 @@ def calibrated_scorer(G: Generator) -> FakeScorer:
 
 def demo_generator_trained_on(folder: Path, archive: Path) -> Path:
     """A copy of the demo generator whose snapshot records `archive` as its training data, so
-    a test decides whether that archive exists (the shipped one names a path of the machine
-    it was trained on, which may or may not exist where the tests run)."""
+    a test decides whether that archive exists (the shipped one names the relative path its
+    training README builds, which may or may not exist where the tests run)."""
     snapshot = folder / "g.safetensors"
     shutil.copy(DEMO_GENERATOR, snapshot)
     meta = json.loads(DEMO_GENERATOR.with_suffix(".json").read_text())
