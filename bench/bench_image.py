@@ -86,7 +86,7 @@ def bench_matmul(seconds: float) -> dict:
     return {"gflops": 2 * MM_N**3 * len(times) / sum(times) / 1e9, "peak_mb": _peak_mb()}
 
 
-def _setup(name: str, amp: str = "off"):
+def _setup(name: str, amp: str = "off", resample: str = "bilinear"):
     """train.py's config and CPU settings for a named config, and a stand-in image archive."""
     import torch
 
@@ -97,6 +97,7 @@ def _setup(name: str, amp: str = "off"):
     config = TrainConfig(
         data="", out="", kimg=1.0, batch=batch, z_dim=zw, w_dim=zw, mapping_layers=layers,
         channel_base=base, channel_max=cmax, augment="fixed", aug_p=AUG_P, amp=amp,
+        augment_resample=resample,
     )  # fmt: skip
     configure_torch(torch.device("cpu"))  # flush denormals, deterministic kernels
     archive = SimpleNamespace(c_dim=0, resolution=(h, w), channels=3, num_images=1, labels=None)
@@ -107,13 +108,13 @@ def _channels_last(*modules):  # as train.py does on CPU
     return [m.to(memory_format=__import__("torch").channels_last) for m in modules]
 
 
-def bench_train(name: str, seconds: float, amp: str) -> dict:
+def bench_train(name: str, seconds: float, amp: str, resample: str) -> dict:
     import torch
 
     from fauxshop.image import train as T
     from fauxshop.runtime import Dist
 
-    config, archive = _setup(name, amp)
+    config, archive = _setup(name, amp, resample)
     run = T._build_run(config, Dist(0, 1, torch.device("cpu"), False), archive, None)
     _channels_last(run.G, run.D, run.G_ema)
     h, w = archive.resolution
@@ -175,9 +176,12 @@ def bench_gen(name: str, seconds: float) -> dict:
     }
 
 
-def child(task: str, name: str, seconds: float, threads: int, amp: str = "off") -> dict:
+def child(
+    task: str, name: str, seconds: float, threads: int, amp: str = "off", resample: str = "bilinear"
+) -> dict:
     """One measurement in a fresh interpreter (see _child)."""
     args = ["--task", task, "--configs", name, "--seconds", str(seconds), "--amp", amp]
+    args += ["--resample", resample]
     return run_child(__file__, [*args, "--threads", str(threads)])
 
 
@@ -190,6 +194,10 @@ def main() -> None:
     parser.add_argument(
         "--precisions", default="off,bf16", help="training precisions, side by side (--amp)"
     )
+    parser.add_argument(
+        "--resamples", default="bilinear", help="ADA's geometric resampling paths, side by side"
+    )
+    parser.add_argument("--resample", default="bilinear", help=argparse.SUPPRESS)  # a child's
     parser.add_argument("--amp", default="off", help=argparse.SUPPRESS)  # a child's precision
     parser.add_argument("--task", choices=("mm", "train", "gen"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -203,7 +211,7 @@ def main() -> None:
         return
     if args.task:
         if args.task == "train":
-            result = bench_train(args.configs, args.seconds, args.amp)
+            result = bench_train(args.configs, args.seconds, args.amp, args.resample)
         else:
             result = bench_gen(args.configs, args.seconds)
         print(json.dumps(result))
@@ -215,13 +223,13 @@ def main() -> None:
     unknown = [c for c in configs if c not in CONFIGS]
     if unknown:
         parser.error(f"unknown config {', '.join(unknown)}; choose from {', '.join(CONFIGS)}")
-    precisions = args.precisions.split(",")
+    variants = [(p, r) for p in args.precisions.split(",") for r in args.resamples.split(",")]
     mm = child("mm", "-", 2.0, threads)
     rows = []
     for c in configs:
         gen = child("gen", c, seconds, threads)
-        trains = {p: child("train", c, seconds, threads, p) for p in precisions}
-        rows += [(c, p, tr, trains[precisions[0]], gen) for p, tr in trains.items()]
+        trains = {v: child("train", c, seconds, threads, *v) for v in variants}
+        rows += [(c, *v, tr, trains[variants[0]], gen) for v, tr in trains.items()]
 
     print(f"StyleGAN2 on CPU: {os.cpu_count()} cores, {threads} torch threads, {seconds:g} s, "
           f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
@@ -229,16 +237,17 @@ def main() -> None:
     print("train: G+D main every step, R1 every 16th, style mixing, ADA p=0.2, Adam, EMA")
     print("amp bf16: G and D main passes under autocast, R1 in fp32; generation is fp32\n")
     head = (
-        "config", "amp", "HxW", "batch", "train img/s", f"vs {precisions[0]}", "gen img/s",
+        "config", "amp", "ADA resample", "HxW", "batch", "train img/s",
+        f"vs {' '.join(variants[0])}", "gen img/s",
         "G fwd GFLOP/img", "train GFLOP/img", "train GFLOP/s", "train % fp32 mm",
         "gen GFLOP/s", "gen % mm", "train RSS MB", "gen RSS MB",
     )  # fmt: skip
     table = []
-    for name, amp, tr, base, gen in rows:
+    for name, amp, resample, tr, base, gen in rows:
         h, w, *_, batch = CONFIGS[name]
         train_gflops, gen_gflops = tr["img_s"] * tr["gflop_img"], gen["img_s"] * gen["gflop_img"]
         table.append((
-            name, amp, f"{h}x{w}", str(batch), f"{tr['img_s']:.1f}",
+            name, amp, resample, f"{h}x{w}", str(batch), f"{tr['img_s']:.1f}",
             f"{tr['img_s'] / base['img_s']:.2f}x", f"{gen['img_s']:.1f}",
             f"{gen['gflop_img']:.3f}", f"{tr['gflop_img']:.3f}", f"{train_gflops:.1f}",
             f"{100 * train_gflops / mm['gflops']:.0f}%", f"{gen_gflops:.1f}",

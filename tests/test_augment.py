@@ -237,17 +237,28 @@ def test_upsampled_path_keeps_shape_and_dtype(shape, dtype):
 
 
 def test_upsampled_path_filter_keeps_flat_and_ramps():
-    from fauxshop.image.augment import _downsample2x, _upsample2x, halfband_filter
+    from fauxshop.image.augment import downsample_matrix, halfband_filter, upsample_matrix
 
     f = halfband_filter()
     assert torch.allclose(f, f.flip(0)) and abs(float(f.sum()) - 1) < 1e-6
-    flat = torch.full((1, 1, 16, 16), 0.3)
-    assert torch.allclose(_upsample2x(flat, f)[..., 6:-6, 6:-6], torch.tensor(0.3), atol=1e-6)
-    ramp = torch.linspace(-1, 1, 16).expand(1, 1, 16, 16)
-    steps = _upsample2x(ramp, f)[0, 0, 16, 6:-6].diff()  # evenly spaced: no half-pixel shift
+    up = upsample_matrix(16, 0, f)
+    assert up.shape == (32, 16)
+    flat = torch.full((16,), 0.3)
+    assert torch.allclose((up @ flat)[6:-6], torch.tensor(0.3), atol=1e-6)
+    ramp = torch.linspace(-1, 1, 16)
+    steps = (up @ ramp)[6:-6].diff()  # evenly spaced: no half-pixel shift
     torch.testing.assert_close(steps, torch.full_like(steps, 1 / 15), atol=3e-4, rtol=0)
-    back = _downsample2x(_upsample2x(ramp, f), f)
-    torch.testing.assert_close(back[..., 3:-3, 3:-3], ramp[..., 3:-3, 3:-3], atol=2e-3, rtol=0)
+    # the down matrix reads a fine window from 5 fine pixels before output 0's: outputs 3..12
+    back = downsample_matrix(10, f) @ (up @ ramp)[1:31]
+    torch.testing.assert_close(back, ramp[3:13], atol=2e-3, rtol=0)
+
+
+def test_upsample_matrix_reflects_at_the_borders_like_pad():
+    from fauxshop.image.augment import halfband_filter, upsample_matrix
+
+    f, x = halfband_filter(torch.float64), torch.randn(2, 3, 7, dtype=torch.float64)
+    padded = torch.nn.functional.pad(x, [4, 4], mode="reflect")
+    torch.testing.assert_close(x @ upsample_matrix(7, 4, f).T, padded @ upsample_matrix(15, 0, f).T)
 
 
 def test_upsampled_path_blurs_less_than_one_bilinear_pass():
