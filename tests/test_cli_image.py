@@ -148,3 +148,16 @@ def test_metrics_per_class_measures_the_named_classes_and_refuses_others_first(
     assert "no class gown" in captured.err and captured.out == ""  # before any FID was printed
     assert main(["metrics", str(run), "--classes", "dress", "--workdir", str(tmp_path)]) != 0
     assert "pass both" in capsys.readouterr().err
+
+
+def test_resume_of_a_run_older_than_augment_resample_keeps_bilinear(run, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    assert json.loads((run / "config.json").read_text())["augment_resample"] == "upsampled"
+    for path in [copy / "config.json", latest_snapshot(copy).with_suffix(".json")]:
+        saved = json.loads(path.read_text())
+        config = saved.get("config", saved)
+        del config["augment_resample"]  # as saved before the setting existed (bilinear)
+        path.write_text(json.dumps(saved))
+    assert main(["train-image", "--resume", str(copy), "--kimg", "0.064"]) == 0
+    assert read_snapshot(latest_snapshot(copy)).meta["config"]["augment_resample"] == "bilinear"

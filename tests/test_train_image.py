@@ -520,15 +520,19 @@ def test_w_avg_moves_whenever_the_mapping_runs_for_training():
         torch.testing.assert_close(G.mapping.w_avg, want, msg=phase)
 
 
-def test_a_run_from_before_a_setting_existed_resumes_at_its_default(archive, tmp_path):
-    config = _tiny(archive, tmp_path / "old", 0.004)
+def test_a_run_from_before_a_setting_existed_resumes_as_it_trained(archive, tmp_path):
+    # runs saved before --augment-resample existed resampled bilinear, today's default or not
+    config = _tiny(archive, tmp_path / "old", 0.004, augment_resample="bilinear")
     train(config)
     sidecar = latest_snapshot(tmp_path / "old").with_suffix(".json")
     meta = json.loads(sidecar.read_text())
     for added in ("augment_resample", "allow_partial"):  # fields newer than the run
         del meta["config"][added]
     sidecar.write_text(json.dumps(meta))
-    assert train(dataclasses.replace(config, kimg=0.008), resume=True)["step"] == 2
+    longer = dataclasses.replace(config, kimg=0.008)
+    with pytest.raises(FauxshopError, match="augment_resample 'bilinear' -> 'upsampled'"):
+        train(dataclasses.replace(longer, augment_resample="upsampled"), resume=True)
+    assert train(longer, resume=True)["step"] == 2
 
 
 def test_kimg_0_needs_init_from(archive, tmp_path):

@@ -4,6 +4,7 @@ objects verbs take by path (the store, a run's generator, a tagger, a saved run 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -143,9 +144,11 @@ def saved_config(run: Path) -> dict:
 def resumed_config(args, config_class):
     """The config a run was started with, with the flags given now (a new total length, an
     archive that moved, ...); the trainer refuses a change a resume cannot make. Keys
-    config.json holds beside the config's fields (init_from_report) are left out."""
-    fields = config_class.__dataclass_fields__
-    saved = {k: v for k, v in saved_config(args.resume).items() if k in fields}
+    config.json holds beside the config's fields (init_from_report) are left out; a setting
+    newer than the run takes what such runs did (`BEFORE_SETTING_EXISTED`), else its default."""
+    fields = {f.name for f in dataclasses.fields(config_class)}
+    saved = {**getattr(config_class, "BEFORE_SETTING_EXISTED", {}), **saved_config(args.resume)}
+    saved = {k: v for k, v in saved.items() if k in fields}
     given = getattr(args, "given_flags", set())
     saved.update({name: getattr(args, f"cfg_{name}") for name in fields if f"cfg_{name}" in given})
     return config_class(**saved)

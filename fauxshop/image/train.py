@@ -265,13 +265,15 @@ def _check_resume(config: TrainConfig, snapshot: Snapshot, archive: ImageArchive
             f"{archive.path}: not the archive this run was trained on (sha256 differs from "
             f"{snapshot.path.name}'s); pass --allow-data-change to resume anyway"
         )
-    # a setting added since the run started was, in effect, at its default all along
+    # a setting added since the run started was, in effect, at its default all along (or at
+    # what such runs did, where the default changed since)
     defaults = {
         f.name: f.default
         for f in dataclasses.fields(TrainConfig)
         if f.default is not dataclasses.MISSING
     }
-    saved, current = {**defaults, **snapshot.meta["config"]}, dataclasses.asdict(config)
+    saved = {**defaults, **TrainConfig.BEFORE_SETTING_EXISTED, **snapshot.meta["config"]}
+    current = dataclasses.asdict(config)
     changed = changed_settings(saved, current, RESUMABLE_CHANGES)
     if changed:
         diffs = ", ".join(f"{k} {saved.get(k)!r} -> {current[k]!r}" for k in changed)
