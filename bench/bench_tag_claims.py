@@ -4,12 +4,13 @@ The shipped demo tagger is calibrated on the held-out real photos of the 3,000-p
 catalog it learned from, coarsened x`--coarsen` (per class: the lowest confidence at which its
 claims are right `--precision` of the time). A judge tagger of another architecture and seed
 is trained on the same catalog's training split (image branch only). The demo generator's
-products are composed three times from the same seeds (from `--seed-start`, away from the
-seeds the settings were chosen on): with the single `min_confidence` floor only and NVIDIA's
-global centre (before), with the calibrated thresholds and truncation towards the asked class's
-mean w (after: `products`' defaults), and calibrated with the global centre. A product passes
-when the judge's top class agrees with every attribute tag its title claims; the judge is also
-asked whether it sees the class asked for.
+products are composed four times from the same seeds (from `--seed-start`, away from the
+seeds the settings were chosen on): with a single 0.5 confidence floor only and NVIDIA's
+global centre (before); with the calibrated thresholds, truncation towards the asked class's
+mean w and the 0.5 floor; and with the calibrated thresholds under `products`' default floor,
+`min_confidence`, towards the global centre and towards the class (after: `products`'
+defaults). A product passes when the judge's top class agrees with every attribute tag its
+title claims; the judge is also asked whether it sees the class asked for.
 The same is counted for the attribute values its text names: as written, and as kept (only
 sentences the tags support). Every candidate counts, accepted or not: each one's title and
 text were written from its claims.
@@ -148,15 +149,18 @@ def main() -> None:
         models = product_models(archive, args.generator)
         calibrated = Calibration("", args.precision, measured["heads"])
         config = ComposeConfig(n=args.n, max_candidates=args.n, seed_start=args.seed_start)
+        floor = config.min_confidence
         runs = {}
-        for name, calibration, centre in (
-            ("before", None, "global"),
-            ("after, global centre", calibrated, "global"),
-            ("after", calibrated, "class"),  # the default since the 240-kimg demo generator
+        for name, calibration, centre, min_confidence in (
+            ("before", None, "global", 0.5),
+            ("calibrated, floor 0.5, class centre", calibrated, "class", 0.5),
+            (f"after, floor {floor:g}, global centre", calibrated, "global", floor),
+            ("after", calibrated, "class", floor),  # products' defaults
         ):
             runs[name] = judge_agreement(
-                replace(models, calibration=calibration), judge, replace(config, truncate_to=centre)
-            )
+                replace(models, calibration=calibration), judge,
+                replace(config, truncate_to=centre, min_confidence=min_confidence),
+            )  # fmt: skip
     print(markdown_table([{"tags": name, **summary(rows)} for name, (rows, _) in runs.items()]))
     heads = [h for h in judge.heads if h != "category"]
     before, after = (per_head(runs[name][0], heads) for name in ("before", "after"))

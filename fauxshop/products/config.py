@@ -37,8 +37,11 @@ class ComposeConfig:
     )
     max_candidates: int = field(default=200, metadata={"help": "give up after this many seeds"})
     min_confidence: float = field(
-        default=0.5, metadata={"help": "tag an attribute only when the tagger is this sure"}
-    )
+        default=0.85,
+        metadata={"help": "tag an attribute only when the tagger is this sure, whatever its "
+                  "calibration allows (on generated photos its less sure claims of sleeves "
+                  "and colours are often wrong: docs/products.md)"},
+    )  # fmt: skip
     min_image_distance: float = field(
         default=0.5,
         metadata={"help": "nearest real photo at least this x the catalog's typical gap"},
