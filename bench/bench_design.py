@@ -63,8 +63,8 @@ def run_method(method, requests, models, judge, bank, args):
     from fauxshop.tagger.scoring import image_features, score_images
 
     config = DesignConfig(n=args.n, method=method, max_samples=args.max_samples,
-                          steps=args.steps, lr=args.lr, start=args.start,
-                          bank_samples=args.bank_samples)  # fmt: skip
+                          match_confidence=args.match_confidence, steps=args.steps, lr=args.lr,
+                          start=args.start, bank_samples=args.bank_samples)  # fmt: skip
     rows, photos, features = [], [], []
     for k, request in enumerate(requests):
         config.seed_start = k * 1000
@@ -121,6 +121,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100, help="requests (rare ones first)")
     parser.add_argument("--n", type=int, default=2, help="photos per request")
     parser.add_argument("--max-samples", type=int, default=32, help="reject's samples")
+    parser.add_argument(
+        "--match-confidence", type=float, default=0.85, help="a match's least tagger probability"
+    )
     parser.add_argument("--steps", type=int, default=6, help="optimise's Adam steps")
     parser.add_argument("--lr", type=float, default=0.1, help="optimise's learning rate")
     parser.add_argument("--start", default="steer", help="optimise from steer or reject")

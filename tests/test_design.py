@@ -87,14 +87,38 @@ def run(tiny, **kw):
 
 
 def test_reject_keeps_the_matches_first_and_is_the_same_for_a_seed(tiny):
-    found = run(tiny, method="reject", max_samples=128, seed_start=3)
+    found = run(tiny, method="reject", max_samples=128, seed_start=3, match_confidence=0.5)
     assert found.images.shape == (4, 16, 16, 3) and found.images.dtype == np.uint8
     assert found.ws.shape == (4, 6, 32) and len(found.seeds) == 4
     assert found.matched.any(), "a tenth of samples are jumpsuits: 128 hold some bright ones"
     order = found.matched.int().tolist()
     assert order == sorted(order, reverse=True)  # matches first, then the best of the rest
-    again = run(tiny, method="reject", max_samples=128, seed_start=3)
+    again = run(tiny, method="reject", max_samples=128, seed_start=3, match_confidence=0.5)
     assert np.array_equal(again.images, found.images) and again.seeds == found.seeds
+
+
+def test_a_match_needs_the_tagger_sure_of_every_value_asked():
+    from fauxshop.design.methods import judge
+
+    probs = {"category": torch.tensor([[0.1, 0.9], [0.4, 0.6], [0.6, 0.4]]),
+             "colour": torch.tensor([[0.2, 0.8], [0.05, 0.95], [0.1, 0.9]])}  # fmt: skip
+    columns = {"category": 1, "colour": 1}
+    assert judge(probs, columns)[1].tolist() == [True, True, False]  # top class is enough
+    assert judge(probs, columns, 0.75)[1].tolist() == [True, False, False]
+    assert judge(probs, columns, 0.85)[1].tolist() == [False, False, False]
+
+
+def test_reject_counts_only_confident_photos_as_matches(tiny):
+    from fauxshop.design.methods import _indices, judge
+    from fauxshop.tagger.scoring import score_images
+
+    _, scorer, _ = tiny
+    loose = run(tiny, method="reject", max_samples=128, seed_start=3, match_confidence=0.0)
+    strict = run(tiny, method="reject", max_samples=128, seed_start=3, match_confidence=0.83)
+    assert int(loose.matched.sum()) == 1  # its one bright jumpsuit: 0.82 sure of both values
+    assert not strict.matched.any() and strict.seeds[0] == loose.seeds[0]  # best of the rest
+    columns = _indices(scorer, TARGETS)
+    assert judge(score_images(scorer, loose.images[:1]), columns, 0.8)[1].item()
 
 
 def test_reject_truncates_towards_the_asked_class():

@@ -23,6 +23,11 @@ class DesignConfig:
     seed_start: int = field(default=0, metadata={"help": "first seed"})
     psi: float = field(default=0.7, metadata={"help": "truncation psi (reject)"})
     max_samples: int = field(default=256, metadata={"help": "seeds reject looks at, at most"})
+    match_confidence: float = field(
+        default=0.85,
+        metadata={"help": "a photo matches when the tagger gives every value asked at least "
+                  "this probability (reject keeps matches first)"},
+    )  # fmt: skip
     sigma: float = field(
         default=0.5, metadata={"help": "spread around the class centroid (steer, optimise)"}
     )
@@ -54,5 +59,7 @@ class DesignConfig:
             raise FauxshopError(
                 "design: n >= 1, max_samples >= n, steps >= 0 and bank_samples >= 50"
             )
+        if not 0 <= self.match_confidence <= 1:
+            raise FauxshopError("design: match_confidence must be between 0 and 1")
         if self.sigma < 0 or self.realism < 0 or self.lr <= 0:
             raise FauxshopError("design: sigma and realism >= 0, lr > 0")

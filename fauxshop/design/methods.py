@@ -3,8 +3,9 @@
 - reject: sample the category's class from `seed_start` on (psi truncating towards the
   class's own mean w, as `products` does: towards the global mean a rare class drifts to the
   common one), score each photo, keep those whose top class on every requested head is the
-  value asked (in seed order), looking at `max_samples` at most; short of `n`, the best of
-  the rest by the request's log-probability.
+  value asked with at least `match_confidence` (in seed order), looking at `max_samples` at
+  most; short of `n`, the best of the rest by the request's log-probability. (On generated
+  photos the tagger's unsure readings are the ones an independent judge reads otherwise.)
 - steer: a `Bank` of sampled ws (across G's classes) scored once by the tagger gives each
   class its centroid in W and each value a linear boundary in W (one-vs-rest logistic
   regression on the tagger's top class: InterFaceGAN's boundary, fitted on shared samples so
@@ -55,7 +56,7 @@ class Designed:
     ws: torch.Tensor  # N x num_ws x w_dim
     seeds: list[int]
     log_prob: torch.Tensor  # N: the request's summed log-probability under the tagger
-    matched: torch.Tensor  # N bools: the tagger's top class is every value asked
+    matched: torch.Tensor  # N bools: the tagger sees every value asked (match_confidence sure)
     seconds: float
     notes: list[str] = field(default_factory=list)
 
@@ -71,10 +72,13 @@ def _indices(scorer: ImageScorer, targets: Mapping[str, str]) -> dict[str, int]:
     return out
 
 
-def judge(probs: Mapping[str, torch.Tensor], columns: Mapping[str, int]):
-    """(summed log-probability of the values, whether each is the top class) per image."""
+def judge(probs: Mapping[str, torch.Tensor], columns: Mapping[str, int], floor: float = 0.0):
+    """(summed log-probability of the values, whether each is the top class with at least
+    `floor` probability) per image."""
     log_prob = sum(probs[h][:, i].clamp_min(1e-12).log() for h, i in columns.items())
-    matched = torch.stack([probs[h].argmax(dim=1) == i for h, i in columns.items()]).all(dim=0)
+    matched = torch.stack(
+        [(probs[h].argmax(dim=1) == i) & (probs[h][:, i] >= floor) for h, i in columns.items()]
+    ).all(dim=0)
     return log_prob, matched
 
 
@@ -96,7 +100,7 @@ def reject(G, scorer, targets, config: DesignConfig, cls: int | None) -> Designe
         batch_seeds = list(range(first, min(first + 64, end)))
         batch_ws = seeds_to_ws(G, batch_seeds, config.psi, cls, truncate_to="class")
         batch_images = render_ws(G, batch_ws)
-        lp, hit = judge(score_images(scorer, batch_images), columns)
+        lp, hit = judge(score_images(scorer, batch_images), columns, config.match_confidence)
         seeds += batch_seeds
         ws.append(batch_ws)
         images.append(batch_images)
@@ -191,7 +195,7 @@ def steer(G, scorer, targets, config: DesignConfig, cls, bank: Bank) -> Designed
     ws, seeds, _, _ = _start(G, bank, scorer, targets, config, cls)
     ws, notes = steer_ws(ws, bank, columns, config.margin)
     images = render_ws(G, ws)
-    log_prob, matched = judge(score_images(scorer, images), columns)
+    log_prob, matched = judge(score_images(scorer, images), columns, config.match_confidence)
     return Designed(images, ws, seeds, log_prob, matched, time.perf_counter() - start, notes)
 
 
@@ -217,7 +221,7 @@ def optimise(G, scorer, targets, config: DesignConfig, cls, bank: Bank) -> Desig
         opt.step()
     ws = param.detach()
     images = render_ws(G, ws)
-    log_prob, matched = judge(score_images(scorer, images), columns)
+    log_prob, matched = judge(score_images(scorer, images), columns, config.match_confidence)
     return Designed(images, ws, seeds, log_prob, matched, time.perf_counter() - start, notes)
 
 
