@@ -184,8 +184,9 @@ def test_a_design_record_regenerates_to_the_same_photo_and_text(models, method, 
     from fauxshop.products.compose import check_regenerated, regenerate
 
     config = DesignConfig(n=2, method=method, max_samples=20, steps=2, bank_samples=100)
-    result, _ = design_products(models, parse_request("black mini skirt"), config, fast())
-    for c in result.candidates:
+    result, designed = design_products(models, parse_request("black mini skirt"), config, fast())
+    for c, matched in zip(result.candidates, designed.matched.tolist(), strict=True):
+        assert c.record["checks"]["matches_request"]["passed"] == matched  # one rule, one sureness
         provenance = json.loads(json.dumps(c.record["provenance"]))  # as the store keeps it
         image, description = regenerate(models, provenance)
         sha = hashlib.sha256(image.tobytes()).hexdigest()

@@ -67,8 +67,9 @@ def design_products(
             models, checks, row, features[i], title, category, request.category, grounded,
             seconds,
         )  # fmt: skip
-        missed = [h for h, v in request.targets.items()
-                  if models.tagger.heads[h][int(row[h].argmax())] != v]  # fmt: skip
+        missed = [h for h, v in request.targets.items()  # as sure as a match must be
+                  if models.tagger.heads[h][int(row[h].argmax())] != v
+                  or float(row[h].max()) < config.match_confidence]  # fmt: skip
         record_checks["matches_request"] = {"passed": not missed, "missed": missed}
         identity = {"request": request.text.lower(), "method": config.method, "seed": seed,
                     "design": asdict(config)}  # fmt: skip
