@@ -32,6 +32,7 @@ Which transforms a pipe applies, and how strongly, comes from a spec such as "bg
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 
@@ -340,9 +341,7 @@ def upsample_matrix(n: int, pad: int, f: torch.Tensor) -> torch.Tensor:
     source = (torch.arange(m) - pad).abs()  # reflect, without repeating the edge pixel
     source = torch.where(source >= n, 2 * (n - 1) - source, source)
     tap = torch.arange(2 * m)[:, None] - 2 * torch.arange(m)[None, :] + FILTER_TAPS // 2 - 1
-    inside = (tap >= 0) & (tap < FILTER_TAPS)
-    up = torch.where(inside, 2 * f[tap.clamp(0, FILTER_TAPS - 1)], f.new_zeros(()))
-    return up @ F.one_hot(source, n).to(f.dtype)
+    return _banded(2 * f, tap) @ F.one_hot(source, n).to(f.dtype)
 
 
 def downsample_matrix(n: int, f: torch.Tensor) -> torch.Tensor:
@@ -350,8 +349,25 @@ def downsample_matrix(n: int, f: torch.Tensor) -> torch.Tensor:
     starts FILTER_TAPS / 2 - 1 fine pixels before the first output's: pixel i averages fine
     pixels 2i .. 2i + 11 of the window, centred on its own fine position 2i + 5.5."""
     tap = torch.arange(2 * n + FILTER_TAPS - 2)[None, :] - 2 * torch.arange(n)[:, None]
+    return _banded(f, tap)
+
+
+def _banded(f: torch.Tensor, tap: torch.Tensor) -> torch.Tensor:
+    """A matrix whose entry is f[tap] where 0 <= tap < FILTER_TAPS, else 0."""
     inside = (tap >= 0) & (tap < FILTER_TAPS)
     return torch.where(inside, f[tap.clamp(0, FILTER_TAPS - 1)], f.new_zeros(()))
+
+
+@functools.lru_cache(maxsize=64)
+def _resampling_matrices(
+    h: int, w: int, pad_y: int, pad_x: int, dtype: torch.dtype, device: torch.device
+) -> tuple[torch.Tensor, ...]:
+    """(up_y, up_x, down_y, down_x) for one image size and pad: built once, not per batch
+    (a pad is at most the image side, so few sizes recur)."""
+    f = halfband_filter(dtype)
+    mats = upsample_matrix(h, pad_y, f), upsample_matrix(w, pad_x, f)
+    mats += downsample_matrix(h, f), downsample_matrix(w, f)
+    return tuple(m.to(device) for m in mats)
 
 
 def _sample_affine_upsampled(images: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
@@ -368,14 +384,15 @@ def _sample_affine_upsampled(images: torch.Tensor, matrix: torch.Tensor) -> torc
     margin = FILTER_TAPS // 4 + 1
     pad_x = min(math.ceil(max(reach_x - w / 2, 0)) + margin, w - 1)
     pad_y = min(math.ceil(max(reach_y - h / 2, 0)) + margin, h - 1)
-    f = halfband_filter(images.dtype).to(images.device)
-    up_y, up_x = upsample_matrix(h, pad_y, f), upsample_matrix(w, pad_x, f)
+    up_y, up_x, down_y, down_x = _resampling_matrices(
+        h, w, pad_y, pad_x, images.dtype, images.device
+    )
     fine = up_y @ images @ up_x.T
     scale = _scale2d(matrix.new_full((n,), 2.0), matrix.new_full((n,), 2.0))
     before = FILTER_TAPS // 2 - 1
     window = (2 * pad_y - before, 2 * pad_x - before, 2 * h + 2 * before, 2 * w + 2 * before)
     fine = _sample_affine(fine, scale @ matrix @ torch.linalg.inv(scale), window)
-    return downsample_matrix(h, f) @ fine @ downsample_matrix(w, f).T
+    return down_y @ fine @ down_x.T
 
 
 def _apply_colour(images: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
