@@ -109,7 +109,7 @@ def test_a_match_needs_the_tagger_sure_of_every_value_asked():
 
 
 def test_reject_counts_only_confident_photos_as_matches(tiny):
-    from fauxshop.design.methods import _indices, judge
+    from fauxshop.design.methods import judge, value_columns
     from fauxshop.tagger.scoring import score_images
 
     _, scorer, _ = tiny
@@ -117,7 +117,7 @@ def test_reject_counts_only_confident_photos_as_matches(tiny):
     strict = run(tiny, method="reject", max_samples=128, seed_start=3, match_confidence=0.83)
     assert int(loose.matched.sum()) == 1  # its one bright jumpsuit: 0.82 sure of both values
     assert not strict.matched.any() and strict.seeds[0] == loose.seeds[0]  # best of the rest
-    columns = _indices(scorer, TARGETS)
+    columns = value_columns(scorer, TARGETS)
     assert judge(score_images(scorer, loose.images[:1]), columns, 0.8)[1].item()
 
 

@@ -61,7 +61,7 @@ class Designed:
     notes: list[str] = field(default_factory=list)
 
 
-def _indices(scorer: ImageScorer, targets: Mapping[str, str]) -> dict[str, int]:
+def value_columns(scorer: ImageScorer, targets: Mapping[str, str]) -> dict[str, int]:
     """The tagger's column of each value asked; FauxshopError for one it cannot score."""
     out = {}
     for head, value in targets.items():
@@ -72,13 +72,16 @@ def _indices(scorer: ImageScorer, targets: Mapping[str, str]) -> dict[str, int]:
     return out
 
 
+def sure_of(probs: torch.Tensor, column: int, floor: float) -> torch.Tensor:
+    """Per image (probs [..., classes]): is `column` the top class, at least `floor` sure?"""
+    return (probs.argmax(dim=-1) == column) & (probs[..., column] >= floor)
+
+
 def judge(probs: Mapping[str, torch.Tensor], columns: Mapping[str, int], floor: float = 0.0):
     """(summed log-probability of the values, whether each is the top class with at least
     `floor` probability) per image."""
     log_prob = sum(probs[h][:, i].clamp_min(1e-12).log() for h, i in columns.items())
-    matched = torch.stack(
-        [(probs[h].argmax(dim=1) == i) & (probs[h][:, i] >= floor) for h, i in columns.items()]
-    ).all(dim=0)
+    matched = torch.stack([sure_of(probs[h], i, floor) for h, i in columns.items()]).all(dim=0)
     return log_prob, matched
 
 
@@ -93,7 +96,7 @@ def generator_class(G: Generator, category: str, label_names: Sequence[str] | No
 
 def reject(G, scorer, targets, config: DesignConfig, cls: int | None) -> Designed:
     """See the module: the first `n` matches from seed_start, else the best of the rest."""
-    start, columns = time.perf_counter(), _indices(scorer, targets)
+    start, columns = time.perf_counter(), value_columns(scorer, targets)
     seeds, ws, images, log_prob, matched = [], [], [], [], []
     end = config.seed_start + config.max_samples
     for first in range(config.seed_start, end, 64):
@@ -167,7 +170,7 @@ class Bank:
 
 def _start(G, bank: Bank, scorer, targets, config: DesignConfig, cls):
     """ws around the class centroid, with the centroid and spread."""
-    column = _indices(scorer, {"category": targets["category"]})["category"]
+    column = value_columns(scorer, {"category": targets["category"]})["category"]
     centre, spread = bank.centroid(cls, column)
     seeds = list(range(config.seed_start, config.seed_start + config.n))
     ws = around_centroid(G, centre.repeat(G.num_ws, 1), seeds, config.sigma, cls)
@@ -191,7 +194,7 @@ def steer_ws(ws: torch.Tensor, bank: Bank, columns: Mapping[str, int], margin: f
 
 
 def steer(G, scorer, targets, config: DesignConfig, cls, bank: Bank) -> Designed:
-    start, columns = time.perf_counter(), _indices(scorer, targets)
+    start, columns = time.perf_counter(), value_columns(scorer, targets)
     ws, seeds, _, _ = _start(G, bank, scorer, targets, config, cls)
     ws, notes = steer_ws(ws, bank, columns, config.margin)
     images = render_ws(G, ws)
@@ -200,7 +203,7 @@ def steer(G, scorer, targets, config: DesignConfig, cls, bank: Bank) -> Designed
 
 
 def optimise(G, scorer, targets, config: DesignConfig, cls, bank: Bank) -> Designed:
-    start, columns = time.perf_counter(), _indices(scorer, targets)
+    start, columns = time.perf_counter(), value_columns(scorer, targets)
     ws, seeds, centre, spread = _start(G, bank, scorer, targets, config, cls)
     if config.start == "reject":
         picked = reject(G, scorer, targets, config, cls)

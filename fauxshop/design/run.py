@@ -20,7 +20,7 @@ import torch
 
 import fauxshop
 from fauxshop.design.config import DesignConfig
-from fauxshop.design.methods import Bank, Designed, design_images
+from fauxshop.design.methods import Bank, Designed, design_images, sure_of, value_columns
 from fauxshop.design.request import Request
 from fauxshop.markdown import markdown_table
 from fauxshop.products.checks import grounded_text, tags_from_probs, title_from_tags
@@ -56,6 +56,7 @@ def design_products(
         models.writer, models.tokenizer, contexts, designed.seeds, sampling,
         models.writer_format, PROMPT_WIDTH,
     )  # fmt: skip
+    columns = value_columns(models.tagger, request.targets)
     candidates, seconds = [], {"design": designed.seconds}
     for i, seed in enumerate(designed.seeds):
         row = {k: v[i] for k, v in probs.items()}
@@ -67,9 +68,8 @@ def design_products(
             models, checks, row, features[i], title, category, request.category, grounded,
             seconds,
         )  # fmt: skip
-        missed = [h for h, v in request.targets.items()  # as sure as a match must be
-                  if models.tagger.heads[h][int(row[h].argmax())] != v
-                  or float(row[h].max()) < config.match_confidence]  # fmt: skip
+        missed = [h for h, column in columns.items()  # the search's own rule for a match
+                  if not sure_of(row[h], column, config.match_confidence)]  # fmt: skip
         record_checks["matches_request"] = {"passed": not missed, "missed": missed}
         identity = {"request": request.text.lower(), "method": config.method, "seed": seed,
                     "design": asdict(config)}  # fmt: skip
