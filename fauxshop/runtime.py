@@ -25,6 +25,17 @@ from fauxshop.training_run import AMP_MODES
 AMP_DTYPES = dict(zip(AMP_MODES, (None, torch.bfloat16, torch.float16), strict=True))
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether bf16 runs in hardware here: a GPU that supports it, or a CPU with AVX-512 BF16 or
+    AMX. Elsewhere (AVX2-only CPUs) oneDNN emulates it and image training runs ~11x slower than
+    fp32 (bench/bench_image.py, docs/image.md), so `--amp auto` must not pick it."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
+
+
 @dataclass
 class Dist:
     rank: int

@@ -24,6 +24,7 @@ from torch import nn
 
 from fauxshop.catalog.archive import write_archive
 from fauxshop.errors import FauxshopError
+from fauxshop.image import train as train_module
 from fauxshop.image.checkpoint import (
     latest_snapshot,
     load_generator,
@@ -42,6 +43,7 @@ from fauxshop.image.train import (
     train,
 )
 from fauxshop.pixels import png_bytes
+from fauxshop.runtime import Dist
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {
@@ -297,6 +299,17 @@ def test_bf16_training_with_class_balance_runs(archive, tmp_path):
     assert next(G.parameters()).dtype == torch.float32
     with pytest.raises(FauxshopError, match="amp fp16 needs CUDA"):
         train(_tiny(archive, tmp_path / "fp16", 0.02, amp="fp16", device="cpu"))
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_amp_auto_picks_bf16_only_where_the_hardware_runs_it(native, monkeypatch, capsys):
+    monkeypatch.setattr(train_module, "native_bf16", lambda device: native)
+    env = Dist(rank=0, world_size=1, device=torch.device("cpu"), owns_group=False)
+    assert train_module._amp_dtype("auto", env) is (torch.bfloat16 if native else None)
+    assert f"amp auto: {'bf16' if native else 'off'}" in capsys.readouterr().err
+    assert train_module._amp_dtype("bf16", env) is torch.bfloat16  # asked for: given
+    assert ("slower" in capsys.readouterr().err) is not native  # but warned where emulated
+    assert train_module._amp_dtype("off", env) is None
 
 
 def test_resume_from_a_snapshot_with_damaged_ada_state_is_one_line(short_run, tmp_path):

@@ -90,7 +90,11 @@ class TrainConfig:
     metrics_num: int = help_field("generated images per metric evaluation", default=10000)
     seed: int = help_field("random seed for weights, latents, data order and sample grids", 0)
     device: str = help_field("auto, cpu, cuda or cuda:N", default="auto")
-    amp: str = help_field("mixed precision: off, bf16 (CPU or CUDA) or fp16 (CUDA only)", "off")
+    amp: str = help_field(
+        "mixed precision: off, bf16 (CPU or CUDA), fp16 (CUDA only) or auto (bf16 where the "
+        "hardware runs it natively: a GPU, or a CPU with AVX-512 BF16 or AMX; else off)",
+        "off",
+    )
     init_from: str = help_field(
         "start from these weights (fauxshop snapshot, NVIDIA .pkl or rosinality .pt): G and "
         "G_ema from its G_ema; the CLI takes the architecture from it unless flags say otherwise",
@@ -112,8 +116,8 @@ class TrainConfig:
                 f"augment_resample {self.augment_resample!r}: choose from "
                 f"{', '.join(AUGMENT_RESAMPLE)}"
             )
-        if self.amp not in AMP_MODES:
-            raise FauxshopError(f"amp {self.amp!r}: choose from {', '.join(AMP_MODES)}")
+        if self.amp not in ("auto", *AMP_MODES):
+            raise FauxshopError(f"amp {self.amp!r}: choose from auto, {', '.join(AMP_MODES)}")
         if self.batch < 1 or self.r1_interval < 1 or self.pl_interval < 1:
             raise FauxshopError("batch, r1_interval and pl_interval must be at least 1")
         if min(self.tick_kimg, self.snap_kimg) <= 0 or self.kimg < 0:

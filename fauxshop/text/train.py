@@ -36,6 +36,7 @@ from fauxshop.runtime import (
     broadcast,
     capture_rng,
     configure_torch,
+    native_bf16,
     process_group,
     restore_rng,
     rng_preserved,
@@ -106,7 +107,7 @@ def _check_config(config: TextTrainConfig) -> None:
 
 def _amp_dtype(config: TextTrainConfig, device: torch.device) -> torch.dtype | None:
     if config.amp == "auto":
-        gpu_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+        gpu_bf16 = device.type == "cuda" and native_bf16(device)
         return torch.bfloat16 if gpu_bf16 else None
     if config.amp == "fp16" and device.type != "cuda":
         raise FauxshopError("--amp fp16 needs a GPU; use bf16 or off on CPU")
