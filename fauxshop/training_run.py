@@ -7,7 +7,7 @@ that differ), and it first drops the log rows the stopped run wrote after the sn
 resumes from, and a killed run's temp files (`start_run_folder`), so the rows it writes again
 are not written twice.
 
-Light on purpose (no torch): the config modules the CLI reads for `--help` import `AMP_MODES`.
+Light on purpose (no torch): the config modules the CLI reads for `--help` import `AMP_CHOICES`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from fauxshop.atomic import atomic_open
+from fauxshop.errors import FauxshopError
 
-AMP_MODES = ("off", "bf16", "fp16")  # mixed precision a trainer's --amp may ask for
+AMP_MODES = ("off", "bf16", "fp16")  # mixed precision a trainer runs in
+AMP_CHOICES = ("auto", *AMP_MODES)  # what --amp accepts: auto picks one of AMP_MODES per device
+
+
+def check_amp(amp: str) -> None:
+    """One error for every trainer's --amp, naming the choices."""
+    if amp not in AMP_CHOICES:
+        raise FauxshopError(f"--amp {amp!r}: choose from {', '.join(AMP_CHOICES)}")
 
 
 def changed_settings(

@@ -150,6 +150,7 @@ def test_early_stopping_ends_a_run_that_stopped_improving(text_corpus, tmp_path)
         ({"batch": 6, "grad_accum": 4}, "--batch 6 must divide"),
         ({"block_size": 100000}, "fewer than one window of 100000"),
         ({"amp": "fp16"}, "--amp fp16 needs a GPU"),
+        ({"amp": "fp8"}, "--amp 'fp8': choose from auto, off, bf16, fp16"),
     ],
 )
 def test_bad_settings_fail_with_one_clear_line(text_corpus, tmp_path, changes, message):

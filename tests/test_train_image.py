@@ -310,6 +310,8 @@ def test_amp_auto_picks_bf16_only_where_the_hardware_runs_it(native, monkeypatch
     assert train_module._amp_dtype("bf16", env) is torch.bfloat16  # asked for: given
     assert ("slower" in capsys.readouterr().err) is not native  # but warned where emulated
     assert train_module._amp_dtype("off", env) is None
+    with pytest.raises(FauxshopError, match="--amp 'fp8': choose from auto, off, bf16, fp16"):
+        TrainConfig(data="a.zip", out="run", kimg=1, amp="fp8")
 
 
 def test_resume_from_a_snapshot_with_damaged_ada_state_is_one_line(short_run, tmp_path):

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from fauxshop.config_args import help_field
 from fauxshop.errors import FauxshopError
 from fauxshop.image.augment_spec import parse_augment_spec
-from fauxshop.training_run import AMP_MODES
+from fauxshop.training_run import check_amp
 
 AUGMENT_MODES = {"ada": "adaptive", "fixed": "fixed", "noaug": "off"}
 AUGMENT_RESAMPLE = ("bilinear", "upsampled")  # augment.RESAMPLE_MODES, without torch
@@ -116,8 +116,7 @@ class TrainConfig:
                 f"augment_resample {self.augment_resample!r}: choose from "
                 f"{', '.join(AUGMENT_RESAMPLE)}"
             )
-        if self.amp not in ("auto", *AMP_MODES):
-            raise FauxshopError(f"amp {self.amp!r}: choose from auto, {', '.join(AMP_MODES)}")
+        check_amp(self.amp)
         if self.batch < 1 or self.r1_interval < 1 or self.pl_interval < 1:
             raise FauxshopError("batch, r1_interval and pl_interval must be at least 1")
         if min(self.tick_kimg, self.snap_kimg) <= 0 or self.kimg < 0:

@@ -63,7 +63,7 @@ from fauxshop.text.models import (
 )
 from fauxshop.text.sample import write
 from fauxshop.text.tokenizer import gpt2_tokenizer, prepare, train_bpe
-from fauxshop.training_run import AMP_MODES, append_jsonl, changed_settings, start_run_folder
+from fauxshop.training_run import append_jsonl, changed_settings, check_amp, start_run_folder
 
 # Fields a resumed run may change without breaking "as if it had never stopped".
 RESUMABLE_CHANGES = frozenset(
@@ -98,8 +98,7 @@ def _check_config(config: TextTrainConfig) -> None:
         raise FauxshopError("train-text: give exactly one of --base NAME or --from-scratch SIZE")
     if config.tokenizer not in ("bpe", "gpt2"):
         raise FauxshopError(f"--tokenizer {config.tokenizer!r}: choose bpe or gpt2")
-    if config.amp not in ("auto", *AMP_MODES):
-        raise FauxshopError(f"--amp {config.amp!r}: choose auto, {', '.join(AMP_MODES)}")
+    check_amp(config.amp)
     for name in ("block_size", "batch", "grad_accum", "max_steps", "eval_every"):
         if getattr(config, name) < 1:
             raise FauxshopError(f"--{name.replace('_', '-')} must be at least 1")
